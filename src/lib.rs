@@ -1,0 +1,17 @@
+//! Shoal: a continuous-query engine that runs many standing SQL queries over
+//! live data as one shared plan per stream.
+//!
+//! # Layout
+//! - [`parser`]: statement text → syntax tree (nom), with spans for errors.
+//! - [`diagnostic`]: errors that point at a line, column and token.
+//! - [`value`]: field values, borrowed from input where possible.
+//! - [`planner`]: the catalog, type checks, and the shared plan per stream.
+//! - [`exec`]: decoding, predicate evaluation, aggregation state, windows.
+//! - [`watch`]: sources that feed records in.
+//! - [`gen`]: deterministic generators of realistic data and queries.
+
+#![warn(missing_docs)]
+
+pub mod diagnostic;
+pub mod parser;
+pub mod value;
