@@ -1,0 +1,401 @@
+//! The shared predicate graph of one stream.
+//!
+//! Every normalized predicate of every query is inserted into one hash-consed
+//! DAG: equal sub-predicates become one node, evaluated once per record however
+//! many queries use it. Leaves (atoms) are grouped by how they are answered:
+//! - all `=`/`IN` atoms on one field by one hash lookup of the field's value
+//!   ([`EqIndex`]);
+//! - all `CONTAINS` literals on one field by one Aho-Corasick scan, all
+//!   `MATCHES` regexes on one field by one multi-pattern regex-automata
+//!   search, and `CONTAINS` on arrays by one hash lookup per element
+//!   ([`FieldScanner`]);
+//! - the rest (`<`, `>=`, field-to-field, `IS NULL`) one by one.
+//!
+//! Compiled automata are cached by pattern list ([`ScannerCache`]), so adding a
+//! query recompiles only the automata whose pattern set changed.
+
+use super::predicate::{Atom, Pred, Truth};
+use crate::parser::ast::CmpOp;
+use crate::value::{OwnedValue, Value};
+use aho_corasick::AhoCorasick;
+use regex_automata::meta::Regex;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+/// Index of a node in [`PredGraph::nodes`].
+pub type NodeId = u32;
+
+/// A node of the graph. Children always have smaller ids than parents, so
+/// evaluating in id order sees every child first.
+#[derive(Clone, Debug)]
+pub enum Node {
+    /// A constant.
+    Const(Truth),
+    /// A leaf, answered by an index, a scanner or on its own.
+    Atom(Atom),
+    /// Conjunction.
+    And(Vec<NodeId>),
+    /// Disjunction.
+    Or(Vec<NodeId>),
+    /// Negation.
+    Not(NodeId),
+}
+
+/// A hash map keyed by owned values that can be probed with borrowed ones.
+#[derive(Clone, Debug, Default)]
+pub struct ValueMap<V> {
+    table: hashbrown::HashTable<(OwnedValue, V)>,
+    hasher: hashbrown::DefaultHashBuilder,
+}
+
+impl<V> ValueMap<V> {
+    /// An empty map.
+    pub fn new() -> Self {
+        ValueMap {
+            table: hashbrown::HashTable::new(),
+            hasher: Default::default(),
+        }
+    }
+
+    fn hash(&self, v: &Value<'_>) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one(v)
+    }
+
+    /// The entry for `key`, if any.
+    pub fn get(&self, key: &Value<'_>) -> Option<&V> {
+        let h = self.hash(key);
+        self.table.find(h, |(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// The entry for `key`, inserted with `make` when absent.
+    pub fn entry_or_insert_with(&mut self, key: &Value<'_>, make: impl FnOnce() -> V) -> &mut V {
+        let h = self.hash(key);
+        let hasher = &self.hasher;
+        let entry = self.table.entry(
+            h,
+            |(k, _)| k == key,
+            |(k, _)| {
+                use std::hash::BuildHasher;
+                hasher.hash_one(k)
+            },
+        );
+        &mut entry.or_insert_with(|| (key.to_owned_value(), make())).into_mut().1
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+}
+
+/// Bit for each class of comparable values, to tell "not equal" (false) from
+/// "not comparable" (unknown).
+pub fn value_class(v: &Value<'_>) -> u8 {
+    match v {
+        Value::Null => 0,
+        Value::Bool(_) => 1,
+        Value::Int(_) | Value::Float(_) => 2,
+        Value::Str(_) => 4,
+        Value::Array(_) => 8,
+        Value::Object(_) => 16,
+    }
+}
+
+/// One `IN` atom served by an [`EqIndex`].
+#[derive(Clone, Debug)]
+pub struct EqAtom {
+    /// The atom's node.
+    pub node: NodeId,
+    /// Value classes of the atom's literals.
+    pub classes: u8,
+    /// The literal list contained `NULL`.
+    pub has_null: bool,
+}
+
+/// All `=`/`IN` atoms on one field, answered by one hash lookup.
+#[derive(Clone, Debug)]
+pub struct EqIndex {
+    /// The field's slot.
+    pub slot: usize,
+    /// The atoms.
+    pub atoms: Vec<EqAtom>,
+    /// Literal value → the atoms (indices into `atoms`) it satisfies.
+    pub map: ValueMap<Vec<u32>>,
+}
+
+/// All `CONTAINS`/`MATCHES` atoms on one field.
+#[derive(Clone, Debug)]
+pub struct FieldScanner {
+    /// The field's slot.
+    pub slot: usize,
+    /// Every atom node of this scanner (set to false or unknown first).
+    pub nodes: Vec<NodeId>,
+    /// Distinct `CONTAINS` literals, in pattern-id order.
+    pub literals: Vec<String>,
+    /// Nodes per literal.
+    pub literal_nodes: Vec<Vec<NodeId>>,
+    /// ASCII-case-insensitive automaton over `literals`.
+    pub literal_automaton: Option<Arc<AhoCorasick>>,
+    /// Exact element → literal index, for `CONTAINS` on arrays.
+    pub members: HashMap<String, u32>,
+    /// Distinct `MATCHES` patterns, in pattern-id order.
+    pub regexes: Vec<String>,
+    /// Nodes per regex.
+    pub regex_nodes: Vec<Vec<NodeId>>,
+    /// One multi-pattern regex over `regexes`.
+    pub regex_set: Option<Arc<Regex>>,
+}
+
+/// An atom evaluated on its own.
+#[derive(Clone, Debug)]
+pub enum SingleAtom {
+    /// `slot op value`.
+    Cmp {
+        /// The node.
+        node: NodeId,
+        /// The field's slot.
+        slot: usize,
+        /// The operator.
+        op: CmpOp,
+        /// The literal.
+        value: OwnedValue,
+    },
+    /// `left op right`.
+    CmpFields {
+        /// The node.
+        node: NodeId,
+        /// Left slot.
+        left: usize,
+        /// Operator.
+        op: CmpOp,
+        /// Right slot.
+        right: usize,
+    },
+    /// `slot IS NULL`.
+    IsNull {
+        /// The node.
+        node: NodeId,
+        /// The field's slot.
+        slot: usize,
+    },
+}
+
+/// Compiled automata kept across plan rebuilds, keyed by pattern list.
+#[derive(Debug, Default)]
+pub struct ScannerCache {
+    literals: HashMap<Vec<String>, Arc<AhoCorasick>>,
+    regexes: HashMap<Vec<String>, Arc<Regex>>,
+}
+
+impl ScannerCache {
+    fn literal_automaton(&mut self, pats: &[String]) -> Arc<AhoCorasick> {
+        if let Some(a) = self.literals.get(pats) {
+            return a.clone();
+        }
+        let a = Arc::new(
+            AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(pats)
+                .expect("literal automaton builds"),
+        );
+        self.literals.insert(pats.to_vec(), a.clone());
+        a
+    }
+
+    fn regex_set(&mut self, pats: &[String]) -> Result<Arc<Regex>, String> {
+        if let Some(r) = self.regexes.get(pats) {
+            return Ok(r.clone());
+        }
+        let r = Arc::new(
+            Regex::builder()
+                .configure(Regex::config().match_kind(regex_automata::MatchKind::All))
+                .build_many(pats)
+                .map_err(|e| e.to_string())?,
+        );
+        self.regexes.insert(pats.to_vec(), r.clone());
+        Ok(r)
+    }
+
+    /// Drops cached automata not used by `graph`.
+    pub fn retain_used(&mut self, graph: &PredGraph) {
+        let lits: Vec<&Vec<String>> = graph.scanners.iter().map(|s| &s.literals).collect();
+        let res: Vec<&Vec<String>> = graph.scanners.iter().map(|s| &s.regexes).collect();
+        self.literals.retain(|k, _| lits.contains(&k));
+        self.regexes.retain(|k, _| res.contains(&k));
+    }
+}
+
+/// The shared predicate DAG with its indexes.
+#[derive(Clone, Debug, Default)]
+pub struct PredGraph {
+    /// Nodes in evaluation order.
+    pub nodes: Vec<Node>,
+    /// Equality indexes, one per field.
+    pub eq_indexes: Vec<EqIndex>,
+    /// Pattern scanners, one per field.
+    pub scanners: Vec<FieldScanner>,
+    /// Atoms evaluated one by one.
+    pub singles: Vec<SingleAtom>,
+    /// Compound nodes (`And`/`Or`/`Not`), in evaluation order.
+    pub compound: Vec<NodeId>,
+    /// Constant nodes.
+    pub consts: Vec<(NodeId, Truth)>,
+}
+
+/// Builds a [`PredGraph`], hash-consing predicates as they are added.
+pub struct GraphBuilder {
+    nodes: Vec<Node>,
+    ids: HashMap<Pred, NodeId>,
+}
+
+impl Default for GraphBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl GraphBuilder {
+    /// An empty builder.
+    pub fn new() -> GraphBuilder {
+        GraphBuilder {
+            nodes: Vec::new(),
+            ids: HashMap::new(),
+        }
+    }
+
+    /// Adds a predicate (and its sub-predicates) and returns its node.
+    pub fn add(&mut self, p: &Pred) -> NodeId {
+        if let Some(id) = self.ids.get(p) {
+            return *id;
+        }
+        let node = match p {
+            Pred::Const(t) => Node::Const(*t),
+            Pred::Atom(a) => Node::Atom(a.clone()),
+            Pred::And(ps) => Node::And(ps.iter().map(|c| self.add(c)).collect()),
+            Pred::Or(ps) => Node::Or(ps.iter().map(|c| self.add(c)).collect()),
+            Pred::Not(c) => Node::Not(self.add(c)),
+        };
+        let id = self.nodes.len() as NodeId;
+        self.nodes.push(node);
+        self.ids.insert(p.clone(), id);
+        id
+    }
+
+    /// Groups the atoms into indexes and scanners. `slot_of` maps field names
+    /// to record slots.
+    pub fn finish(self, slot_of: &dyn Fn(&str) -> usize, cache: &mut ScannerCache) -> Result<PredGraph, String> {
+        let mut g = PredGraph {
+            nodes: self.nodes,
+            ..Default::default()
+        };
+        // Field name → index into eq_indexes / scanners (BTreeMap: stable order).
+        let mut eq_by_field: BTreeMap<String, Vec<(NodeId, &Atom)>> = BTreeMap::new();
+        let mut scan_by_field: BTreeMap<String, Vec<(NodeId, &Atom)>> = BTreeMap::new();
+        let nodes = g.nodes.clone();
+        for (id, node) in nodes.iter().enumerate() {
+            let id = id as NodeId;
+            match node {
+                Node::Const(t) => g.consts.push((id, *t)),
+                Node::And(_) | Node::Or(_) | Node::Not(_) => g.compound.push(id),
+                Node::Atom(a) => match a {
+                    Atom::In { field, .. } => eq_by_field.entry(field.clone()).or_default().push((id, a)),
+                    Atom::Contains { field, .. } | Atom::Matches { field, .. } => {
+                        scan_by_field.entry(field.clone()).or_default().push((id, a))
+                    }
+                    Atom::Cmp { field, op, value } => g.singles.push(SingleAtom::Cmp {
+                        node: id,
+                        slot: slot_of(field),
+                        op: *op,
+                        value: value.clone(),
+                    }),
+                    Atom::CmpFields { left, op, right } => g.singles.push(SingleAtom::CmpFields {
+                        node: id,
+                        left: slot_of(left),
+                        op: *op,
+                        right: slot_of(right),
+                    }),
+                    Atom::IsNull { field } => g.singles.push(SingleAtom::IsNull {
+                        node: id,
+                        slot: slot_of(field),
+                    }),
+                },
+            }
+        }
+        for (field, atoms) in eq_by_field {
+            let mut idx = EqIndex {
+                slot: slot_of(&field),
+                atoms: Vec::new(),
+                map: ValueMap::new(),
+            };
+            for (node, atom) in atoms {
+                let Atom::In { values, has_null, .. } = atom else { unreachable!("grouped as In") };
+                let ai = idx.atoms.len() as u32;
+                idx.atoms.push(EqAtom {
+                    node,
+                    classes: values.iter().fold(0, |m, v| m | value_class(v)),
+                    has_null: *has_null,
+                });
+                for v in values {
+                    idx.map.entry_or_insert_with(v, Vec::new).push(ai);
+                }
+            }
+            g.eq_indexes.push(idx);
+        }
+        for (field, atoms) in scan_by_field {
+            let mut sc = FieldScanner {
+                slot: slot_of(&field),
+                nodes: Vec::new(),
+                literals: Vec::new(),
+                literal_nodes: Vec::new(),
+                literal_automaton: None,
+                members: HashMap::new(),
+                regexes: Vec::new(),
+                regex_nodes: Vec::new(),
+                regex_set: None,
+            };
+            for (node, atom) in atoms {
+                sc.nodes.push(node);
+                let (list, lnodes, pat) = match atom {
+                    Atom::Contains { literal, .. } => (&mut sc.literals, &mut sc.literal_nodes, literal),
+                    Atom::Matches { regex, .. } => (&mut sc.regexes, &mut sc.regex_nodes, regex),
+                    _ => unreachable!("grouped as pattern atom"),
+                };
+                match list.iter().position(|p| p == pat) {
+                    Some(i) => lnodes[i].push(node),
+                    None => {
+                        list.push(pat.clone());
+                        lnodes.push(vec![node]);
+                    }
+                }
+            }
+            for (i, lit) in sc.literals.iter().enumerate() {
+                sc.members.insert(lit.clone(), i as u32);
+            }
+            if !sc.literals.is_empty() {
+                sc.literal_automaton = Some(cache.literal_automaton(&sc.literals));
+            }
+            if !sc.regexes.is_empty() {
+                sc.regex_set = Some(cache.regex_set(&sc.regexes)?);
+            }
+            g.scanners.push(sc);
+        }
+        Ok(g)
+    }
+}
+
+impl PredGraph {
+    /// Number of atoms answered by hash lookups, scanners, and one by one.
+    pub fn atom_counts(&self) -> (usize, usize, usize) {
+        (
+            self.eq_indexes.iter().map(|i| i.atoms.len()).sum(),
+            self.scanners.iter().map(|s| s.nodes.len()).sum(),
+            self.singles.len(),
+        )
+    }
+}
