@@ -23,9 +23,11 @@
 //! (2,000 tweets, seed 42, 20 tweets/s). A unit test checks it byte for byte;
 //! `SHOAL_REGEN_SAMPLE=1 cargo test committed_sample` rewrites it.
 
+pub mod queries;
 pub mod rng;
 pub mod tweets;
 pub mod vocab;
 
+pub use queries::{generate_queries, QueryConfig};
 pub use rng::{Rng, Zipf};
 pub use tweets::{write_tweets, GenSummary, TweetConfig, TweetGenerator};
