@@ -509,4 +509,25 @@ mod tests {
         assert_eq!(quote("i'm"), "'i''m'");
         assert_eq!(quote(r"a\b"), r"'a\b'");
     }
+
+    #[test]
+    fn example_files_are_well_formed() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+        for (file, n) in [("tweets.sql", 6), ("overlap.sql", 20)] {
+            let sql = std::fs::read_to_string(dir.join(file)).unwrap();
+            let code: String = sql
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("--"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            let stmts = statements(&code);
+            assert_eq!(stmts.len(), n + 1, "{file}");
+            assert!(stmts[0].starts_with("CREATE STREAM tweets"), "{file}");
+            assert!(stmts[0].contains("'dir:examples/data/tweets'"), "{file}");
+            assert!(
+                stmts[1..].iter().all(|s| s.starts_with("CREATE QUERY ")),
+                "{file}"
+            );
+        }
+    }
 }
