@@ -1,1 +1,180 @@
-fn main() {}
+//! The `shoal` command line: thin wrappers over library functions.
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use shoal::exec::JsonLinesSink;
+use shoal::gen::{generate_queries, write_tweets, QueryConfig, TweetConfig};
+use shoal::run::{peak_rss_bytes, run, RunOptions, SqlFile};
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Shoal: many standing SQL queries over live data, run as one shared plan.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run statement files over their `dir:` sources to the end and write results as JSON lines.
+    Run {
+        /// Statement files (CREATE STREAM, CREATE QUERY, …), executed in order.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Write results here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Run each query as its own pass over the data (the baseline without sharing).
+        #[arg(long)]
+        unshared: bool,
+        /// Print the shared plan to standard error before running.
+        #[arg(long)]
+        explain: bool,
+        /// Print records, seconds, records/s and peak memory to standard error.
+        #[arg(long)]
+        stats: bool,
+        /// Write the rejected records (with reasons) here as JSON lines.
+        #[arg(long)]
+        rejects: Option<PathBuf>,
+    },
+    /// Generate data or queries.
+    Gen {
+        #[command(subcommand)]
+        what: GenCommand,
+    },
+    /// Measure records/s and peak memory for 1, 10, 100 and 1000 queries, shared and unshared.
+    Bench(shoal::bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum GenCommand {
+    /// Realistic, deterministic tweets as JSON lines.
+    Tweets {
+        /// Number of tweets.
+        #[arg(long, default_value_t = 100_000)]
+        records: u64,
+        /// Number of files to split them into (in time order).
+        #[arg(long, default_value_t = 1)]
+        files: usize,
+        /// Output directory (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Random seed.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Tweets per second of event time.
+        #[arg(long, default_value_t = 10_000.0)]
+        rate: f64,
+    },
+    /// Realistic, overlapping standing queries over the tweets stream (SQL on standard output).
+    Queries {
+        /// Number of queries.
+        #[arg(long, default_value_t = 100)]
+        count: usize,
+        /// Random seed.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// The directory the generated CREATE STREAM reads.
+        #[arg(long, default_value = "data/tweets")]
+        source_dir: String,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run {
+            files,
+            out,
+            unshared,
+            explain,
+            stats,
+            rejects,
+        } => {
+            let files = files.iter().map(|p| SqlFile::read(p)).collect::<Result<Vec<_>, _>>()?;
+            let writer: Box<dyn Write> = match &out {
+                Some(p) => Box::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?),
+                None => Box::new(std::io::stdout().lock()),
+            };
+            let mut sink = JsonLinesSink::new(std::io::BufWriter::with_capacity(1 << 16, writer));
+            let opts = RunOptions {
+                unshared,
+                ..RunOptions::default()
+            };
+            let report = match run(&files, &opts, &mut sink) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    std::process::exit(2);
+                }
+            };
+            sink.finish().context("writing results")?;
+            if explain {
+                eprint!("{}", report.explain);
+            }
+            if let Some(path) = rejects {
+                let mut w = std::io::BufWriter::new(
+                    std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?,
+                );
+                for r in &report.rejects {
+                    serde_json::to_writer(&mut w, r)?;
+                    w.write_all(b"\n")?;
+                }
+                w.flush()?;
+            }
+            if stats {
+                let rejected: u64 = report.streams.values().map(|s| s.rejected).sum();
+                let late: u64 = report.streams.values().map(|s| s.late).sum();
+                eprintln!(
+                    "records {} seconds {:.3} records/s {:.0} results {} rejected {} late {} peak_rss_mb {:.1}",
+                    report.records,
+                    report.seconds,
+                    report.records_per_sec(),
+                    report.results,
+                    rejected,
+                    late,
+                    peak_rss_bytes().unwrap_or(0) as f64 / (1024.0 * 1024.0)
+                );
+            }
+        }
+        Command::Gen { what } => match what {
+            GenCommand::Tweets {
+                records,
+                files,
+                out,
+                seed,
+                rate,
+            } => {
+                let cfg = TweetConfig {
+                    records,
+                    files: files.max(1),
+                    seed,
+                    rate_per_s: rate,
+                    ..TweetConfig::default()
+                };
+                std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+                let summary = write_tweets(&cfg, &out).with_context(|| format!("writing {}", out.display()))?;
+                eprintln!(
+                    "wrote {} tweets ({} bytes) in {} file(s) to {}",
+                    summary.records,
+                    summary.bytes,
+                    summary.files.len(),
+                    out.display()
+                );
+            }
+            GenCommand::Queries { count, seed, source_dir } => {
+                let sql = generate_queries(&QueryConfig {
+                    count,
+                    seed,
+                    source_dir,
+                    ..QueryConfig::default()
+                });
+                print!("{sql}");
+            }
+        },
+        Command::Bench(args) => shoal::bench::run_bench(&args)?,
+    }
+    Ok(())
+}

@@ -697,32 +697,4 @@ mod tests {
         let committed = std::fs::read_to_string(dir.join(file_name(0))).unwrap();
         assert_eq!(committed, lines(&cfg, cfg.records));
     }
-
-    /// Throughput check; run with
-    /// `cargo test --release --lib gen::tweets::tests::speed -- --ignored --nocapture`.
-    #[test]
-    #[ignore]
-    fn speed() {
-        let cfg = TweetConfig::default();
-        let mut g = TweetGenerator::new(&cfg);
-        let mut buf = String::with_capacity(1 << 21);
-        let n = 3_000_000u64;
-        let t = std::time::Instant::now();
-        let mut bytes = 0usize;
-        for _ in 0..n {
-            g.next_line(&mut buf);
-            buf.push('\n');
-            if buf.len() > 1 << 20 {
-                bytes += buf.len();
-                buf.clear();
-            }
-        }
-        bytes += buf.len();
-        let secs = t.elapsed().as_secs_f64();
-        println!(
-            "{n} lines in {secs:.2}s: {:.2}M lines/s, {:.0} MB/s",
-            n as f64 / secs / 1e6,
-            bytes as f64 / secs / 1e6
-        );
-    }
 }

@@ -67,6 +67,7 @@ impl Ident {
 
 /// One statement of the language.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[allow(clippy::large_enum_variant)]
 pub enum Statement {
     /// `CREATE STREAM name [(columns)] WITH (options)`.
     CreateStream(CreateStream),

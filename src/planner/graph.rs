@@ -17,6 +17,7 @@
 use super::predicate::{Atom, Pred, Truth};
 use crate::parser::ast::CmpOp;
 use crate::value::{OwnedValue, Value};
+use crate::value_map::ValueMap;
 use aho_corasick::AhoCorasick;
 use regex_automata::meta::Regex;
 use std::collections::{BTreeMap, HashMap};
@@ -39,59 +40,6 @@ pub enum Node {
     Or(Vec<NodeId>),
     /// Negation.
     Not(NodeId),
-}
-
-/// A hash map keyed by owned values that can be probed with borrowed ones.
-#[derive(Clone, Debug, Default)]
-pub struct ValueMap<V> {
-    table: hashbrown::HashTable<(OwnedValue, V)>,
-    hasher: hashbrown::DefaultHashBuilder,
-}
-
-impl<V> ValueMap<V> {
-    /// An empty map.
-    pub fn new() -> Self {
-        ValueMap {
-            table: hashbrown::HashTable::new(),
-            hasher: Default::default(),
-        }
-    }
-
-    fn hash(&self, v: &Value<'_>) -> u64 {
-        use std::hash::BuildHasher;
-        self.hasher.hash_one(v)
-    }
-
-    /// The entry for `key`, if any.
-    pub fn get(&self, key: &Value<'_>) -> Option<&V> {
-        let h = self.hash(key);
-        self.table.find(h, |(k, _)| k == key).map(|(_, v)| v)
-    }
-
-    /// The entry for `key`, inserted with `make` when absent.
-    pub fn entry_or_insert_with(&mut self, key: &Value<'_>, make: impl FnOnce() -> V) -> &mut V {
-        let h = self.hash(key);
-        let hasher = &self.hasher;
-        let entry = self.table.entry(
-            h,
-            |(k, _)| k == key,
-            |(k, _)| {
-                use std::hash::BuildHasher;
-                hasher.hash_one(k)
-            },
-        );
-        &mut entry.or_insert_with(|| (key.to_owned_value(), make())).into_mut().1
-    }
-
-    /// Number of entries.
-    pub fn len(&self) -> usize {
-        self.table.len()
-    }
-
-    /// True when empty.
-    pub fn is_empty(&self) -> bool {
-        self.table.is_empty()
-    }
 }
 
 /// Bit for each class of comparable values, to tell "not equal" (false) from

@@ -1,0 +1,232 @@
+//! Partial aggregates: mergeable, serializable accumulators.
+//!
+//! An [`Acc`] holds the partial result of one aggregate over some records.
+//! Two partials of the same aggregate merge into the partial over the union
+//! of their records, which is how panes combine into windows, how worker
+//! threads combine their work, and (later) how machines will.
+
+use crate::parser::ast::AggFunc;
+use crate::planner::AggSpec;
+use crate::value::{OwnedValue, Value};
+use crate::value_map::ValueSet;
+use serde::{Deserialize, Serialize};
+use std::cmp::Ordering;
+
+/// The partial state of one aggregate.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Acc {
+    /// `count(*)` or `count(f)`: records (with non-null `f`).
+    Count(i64),
+    /// `sum(f)` and `avg(f)`: exact integer part, float part, numbers seen.
+    Sum {
+        /// Sum of integer inputs, exact.
+        int: i128,
+        /// Sum of float inputs.
+        float: f64,
+        /// Some input was a float (the sum is then a float).
+        any_float: bool,
+        /// Numeric inputs seen.
+        n: i64,
+    },
+    /// `min(f)`.
+    Min(Option<OwnedValue>),
+    /// `max(f)`.
+    Max(Option<OwnedValue>),
+    /// `count(DISTINCT f)`: the distinct non-null values.
+    Distinct(ValueSet),
+}
+
+impl Acc {
+    /// The empty partial for an aggregate.
+    pub fn new(spec: &AggSpec) -> Acc {
+        match spec.func {
+            AggFunc::Count if spec.distinct => Acc::Distinct(ValueSet::new()),
+            AggFunc::Count => Acc::Count(0),
+            AggFunc::Sum | AggFunc::Avg => Acc::Sum {
+                int: 0,
+                float: 0.0,
+                any_float: false,
+                n: 0,
+            },
+            AggFunc::Min => Acc::Min(None),
+            AggFunc::Max => Acc::Max(None),
+        }
+    }
+
+    /// Adds one record's value (`None` for `count(*)`).
+    #[inline]
+    pub fn update(&mut self, v: Option<&Value<'_>>) {
+        match self {
+            Acc::Count(c) => {
+                if v.is_none_or(|v| !v.is_null()) {
+                    *c += 1;
+                }
+            }
+            Acc::Sum { int, float, any_float, n } => match v {
+                Some(Value::Int(i)) => {
+                    *int += *i as i128;
+                    *n += 1;
+                }
+                Some(Value::Float(f)) => {
+                    *float += *f;
+                    *any_float = true;
+                    *n += 1;
+                }
+                _ => {}
+            },
+            Acc::Min(cur) => {
+                if let Some(v) = v.filter(|v| !v.is_null()) {
+                    if cur.as_ref().is_none_or(|c| v.total_cmp(c) == Ordering::Less) {
+                        *cur = Some(v.to_owned_value());
+                    }
+                }
+            }
+            Acc::Max(cur) => {
+                if let Some(v) = v.filter(|v| !v.is_null()) {
+                    if cur.as_ref().is_none_or(|c| v.total_cmp(c) == Ordering::Greater) {
+                        *cur = Some(v.to_owned_value());
+                    }
+                }
+            }
+            Acc::Distinct(set) => {
+                if let Some(v) = v.filter(|v| !v.is_null()) {
+                    set.insert_if_absent(v, ());
+                }
+            }
+        }
+    }
+
+    /// Merges another partial of the same aggregate into this one.
+    pub fn merge(&mut self, other: &Acc) {
+        match (self, other) {
+            (Acc::Count(a), Acc::Count(b)) => *a += b,
+            (
+                Acc::Sum { int, float, any_float, n },
+                Acc::Sum {
+                    int: i2,
+                    float: f2,
+                    any_float: a2,
+                    n: n2,
+                },
+            ) => {
+                *int += i2;
+                *float += f2;
+                *any_float |= a2;
+                *n += n2;
+            }
+            (Acc::Min(a), Acc::Min(Some(b))) => {
+                if a.as_ref().is_none_or(|x| b.total_cmp(x) == Ordering::Less) {
+                    *a = Some(b.clone());
+                }
+            }
+            (Acc::Max(a), Acc::Max(Some(b))) => {
+                if a.as_ref().is_none_or(|x| b.total_cmp(x) == Ordering::Greater) {
+                    *a = Some(b.clone());
+                }
+            }
+            (Acc::Distinct(a), Acc::Distinct(b)) => a.union(b),
+            (Acc::Min(_), Acc::Min(None)) | (Acc::Max(_), Acc::Max(None)) => {}
+            (a, b) => debug_assert!(false, "merging different aggregates {a:?} and {b:?}"),
+        }
+    }
+
+    /// The final value: integers for `count` and integer `sum`, a float for
+    /// `avg`, `NULL` for `sum`/`avg`/`min`/`max` of no values.
+    pub fn finish(&self, func: AggFunc) -> OwnedValue {
+        match self {
+            Acc::Count(c) => Value::Int(*c),
+            Acc::Distinct(s) => Value::Int(s.len() as i64),
+            Acc::Sum { n: 0, .. } => Value::Null,
+            Acc::Sum { int, float, any_float, n } => {
+                if func == AggFunc::Avg {
+                    Value::Float((*int as f64 + *float) / *n as f64)
+                } else if *any_float {
+                    Value::Float(*int as f64 + *float)
+                } else {
+                    match i64::try_from(*int) {
+                        Ok(i) => Value::Int(i),
+                        Err(_) => Value::Float(*int as f64),
+                    }
+                }
+            }
+            Acc::Min(v) | Acc::Max(v) => v.clone().unwrap_or(Value::Null),
+        }
+    }
+
+    /// Rough bytes held, for state-size reporting.
+    pub fn approx_bytes(&self) -> usize {
+        match self {
+            Acc::Distinct(s) => 48 + s.len() * 40,
+            _ => 48,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(func: AggFunc, distinct: bool) -> AggSpec {
+        AggSpec {
+            func,
+            arg: Some("x".into()),
+            distinct,
+        }
+    }
+
+    fn fold(s: &AggSpec, vals: &[Value<'_>]) -> Acc {
+        let mut a = Acc::new(s);
+        for v in vals {
+            a.update(Some(v));
+        }
+        a
+    }
+
+    #[test]
+    fn merge_equals_single_pass() {
+        let vals: Vec<Value> = vec![
+            Value::Int(3),
+            Value::Null,
+            Value::Int(7),
+            Value::Float(0.5),
+            Value::Int(3),
+            Value::Str("z".into()),
+        ];
+        for (f, d) in [
+            (AggFunc::Count, false),
+            (AggFunc::Count, true),
+            (AggFunc::Sum, false),
+            (AggFunc::Avg, false),
+            (AggFunc::Min, false),
+            (AggFunc::Max, false),
+        ] {
+            let s = spec(f, d);
+            let whole = fold(&s, &vals);
+            let mut left = fold(&s, &vals[..2]);
+            left.merge(&fold(&s, &vals[2..]));
+            assert_eq!(whole.finish(f), left.finish(f), "{f:?} distinct={d}");
+        }
+    }
+
+    #[test]
+    fn finals() {
+        let ints = [Value::Int(2), Value::Int(3), Value::Null];
+        assert_eq!(fold(&spec(AggFunc::Sum, false), &ints).finish(AggFunc::Sum), Value::Int(5));
+        assert!(matches!(fold(&spec(AggFunc::Avg, false), &ints).finish(AggFunc::Avg), Value::Float(f) if f == 2.5));
+        assert_eq!(fold(&spec(AggFunc::Count, false), &ints).finish(AggFunc::Count), Value::Int(2));
+        assert_eq!(fold(&spec(AggFunc::Sum, false), &[Value::Null]).finish(AggFunc::Sum), Value::Null);
+        assert_eq!(
+            fold(&spec(AggFunc::Max, false), &[Value::Str("b".into()), Value::Str("a".into())]).finish(AggFunc::Max),
+            Value::Str("b".into())
+        );
+    }
+
+    #[test]
+    fn partials_serialize() {
+        let s = spec(AggFunc::Count, true);
+        let a = fold(&s, &[Value::Int(1), Value::Int(2), Value::Int(1)]);
+        let json = serde_json::to_string(&a).unwrap();
+        let back: Acc = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.finish(AggFunc::Count), Value::Int(2));
+    }
+}

@@ -1,0 +1,733 @@
+//! The engine: the catalog of streams and queries, and the per-stream runtime
+//! that pushes batches of lines through the shared plan.
+//!
+//! The engine is a library driven batch by batch: `execute` statements,
+//! `push_lines` for each batch a source read, `flush` at the end of input.
+//! Queries can be added and dropped between any two batches; the plan is
+//! rebuilt (cheaply: compiled automata are cached) and no other query's
+//! state is touched.
+
+use super::decode::{self, CsvHeader, FieldSet};
+use super::eval::Evaluator;
+use super::result::{QueryResult, ResultBody, ResultSink};
+use super::state::{AggState, KeyCombos};
+use super::window::{close_windows, emit_running, AggRuntime};
+use crate::diagnostic::Diagnostic;
+use crate::parser::{self, ast::Span, Ident, Statement};
+use crate::planner::catalog::{Format, StreamDef};
+use crate::planner::graph::ScannerCache;
+use crate::planner::plan::{assign_state, build_plan, StateDesc, StateId, StreamPlan};
+use crate::planner::query::{resolve, QueryKind, QuerySpec};
+use crate::planner::{explain, Truth};
+use crate::value::Value;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+
+/// What kind of statement error, so servers can pick a status code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The text does not parse.
+    Syntax,
+    /// It parses but is wrong: unknown field, type mismatch, bad regex…
+    Invalid,
+    /// A name is already in use, or a stream is still read by queries.
+    Conflict,
+    /// The named stream or query does not exist.
+    NotFound,
+}
+
+/// An error in a statement, pointing into its text.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .diagnostic.message)]
+pub struct StatementError {
+    /// The kind of error.
+    pub kind: ErrorKind,
+    /// Message and span.
+    pub diagnostic: Diagnostic,
+}
+
+impl StatementError {
+    fn new(kind: ErrorKind, message: impl Into<String>, span: Span) -> StatementError {
+        StatementError {
+            kind,
+            diagnostic: Diagnostic::new(message, span),
+        }
+    }
+
+    /// `line L, column C: message`, the source line and a caret, against the
+    /// text that was executed.
+    pub fn render(&self, src: &str) -> String {
+        self.diagnostic.render(src)
+    }
+}
+
+/// What a statement did.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Outcome {
+    /// A stream was created.
+    StreamCreated {
+        /// Its name.
+        name: String,
+    },
+    /// A query was registered.
+    QueryCreated {
+        /// Its name.
+        name: String,
+        /// The stream it reads.
+        stream: String,
+    },
+    /// A query was dropped.
+    QueryDropped {
+        /// Its name.
+        name: String,
+    },
+    /// A stream was dropped.
+    StreamDropped {
+        /// Its name.
+        name: String,
+    },
+    /// The shared plan, as text.
+    Explain {
+        /// The text.
+        text: String,
+    },
+}
+
+/// A record that was not accepted, and why.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Reject {
+    /// The source it came from (a file path, say).
+    pub source: String,
+    /// Its line number in that source (1-based).
+    pub line: u64,
+    /// Why it was rejected.
+    pub reason: String,
+    /// The line (cut to 512 bytes).
+    pub text: String,
+}
+
+/// Counters of one stream.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StreamStats {
+    /// Lines taken in (not counting blank lines and CSV headers).
+    pub records_in: u64,
+    /// Records that passed decoding and were not late.
+    pub accepted: u64,
+    /// Records rejected (malformed, too long, wrong type, no event time).
+    pub rejected: u64,
+    /// Records older than the watermark, dropped.
+    pub late: u64,
+    /// Results emitted.
+    pub results_out: u64,
+}
+
+/// Where a batch's lines come from, and what is remembered between batches
+/// of that source (line number, CSV header).
+#[derive(Clone, Debug, Default)]
+pub struct Origin {
+    /// A name for messages, e.g. the file path.
+    pub name: String,
+    /// Lines read so far.
+    pub line_no: u64,
+    /// The CSV header line, once seen.
+    csv_header_line: Option<String>,
+    /// The header mapped to the current plan's slots, with the plan version.
+    csv_header: Option<(u64, CsvHeader)>,
+}
+
+impl Origin {
+    /// A new source.
+    pub fn new(name: impl Into<String>) -> Origin {
+        Origin {
+            name: name.into(),
+            ..Origin::default()
+        }
+    }
+}
+
+/// Most rejected records kept per stream (the count goes on).
+pub const MAX_REJECTS_KEPT: usize = 1000;
+
+/// A stream with its queries, plan, state and counters.
+pub struct StreamRuntime {
+    def: Arc<StreamDef>,
+    queries: BTreeMap<Arc<str>, QuerySpec>,
+    state_descs: BTreeMap<StateId, StateDesc>,
+    next_state: StateId,
+    plan: Arc<StreamPlan>,
+    plan_version: u64,
+    field_set: FieldSet,
+    states: HashMap<StateId, AggState>,
+    aggs: BTreeMap<Arc<str>, AggRuntime>,
+    cache: ScannerCache,
+    max_ts: Option<i64>,
+    stats: StreamStats,
+    rejects: VecDeque<Reject>,
+}
+
+impl StreamRuntime {
+    fn new(def: StreamDef) -> StreamRuntime {
+        let def = Arc::new(def);
+        let mut cache = ScannerCache::default();
+        let plan = build_plan(def.clone(), &BTreeMap::new(), &BTreeMap::new(), &mut cache)
+            .expect("empty plan builds");
+        StreamRuntime {
+            field_set: FieldSet::new(plan.fields.clone()),
+            def,
+            queries: BTreeMap::new(),
+            state_descs: BTreeMap::new(),
+            next_state: 0,
+            plan: Arc::new(plan),
+            plan_version: 0,
+            states: HashMap::new(),
+            aggs: BTreeMap::new(),
+            cache,
+            max_ts: None,
+            stats: StreamStats::default(),
+            rejects: VecDeque::new(),
+        }
+    }
+
+    fn rebuild(&mut self) -> Result<(), String> {
+        let plan = build_plan(self.def.clone(), &self.queries, &self.state_descs, &mut self.cache)
+            .map_err(|e| e.0.message)?;
+        self.field_set = FieldSet::new(plan.fields.clone());
+        self.plan = Arc::new(plan);
+        self.plan_version += 1;
+        Ok(())
+    }
+
+    /// The stream's definition.
+    pub fn def(&self) -> &StreamDef {
+        &self.def
+    }
+
+    /// The current shared plan.
+    pub fn plan(&self) -> &StreamPlan {
+        &self.plan
+    }
+
+    /// The stream's counters.
+    pub fn stats(&self) -> &StreamStats {
+        &self.stats
+    }
+
+    /// The most recent rejected records.
+    pub fn rejects(&self) -> impl Iterator<Item = &Reject> {
+        self.rejects.iter()
+    }
+
+    /// The watermark: largest event time seen minus the allowed lateness.
+    pub fn watermark(&self) -> Option<i64> {
+        self.max_ts.map(|t| t.saturating_sub(self.def.watermark_ms))
+    }
+
+    /// The queries reading this stream.
+    pub fn queries(&self) -> impl Iterator<Item = &QuerySpec> {
+        self.queries.values()
+    }
+
+    /// Groups held in aggregation state, over all panes.
+    pub fn state_groups(&self) -> usize {
+        self.states.values().map(AggState::group_count).sum()
+    }
+
+    fn reject(&mut self, origin: &Origin, line: &[u8], reason: String) {
+        self.stats.rejected += 1;
+        if self.rejects.len() == MAX_REJECTS_KEPT {
+            self.rejects.pop_front();
+        }
+        let cut = &line[..line.len().min(512)];
+        self.rejects.push_back(Reject {
+            source: origin.name.clone(),
+            line: origin.line_no,
+            reason,
+            text: String::from_utf8_lossy(cut).into_owned(),
+        });
+    }
+
+    /// Pushes a batch of complete lines through the plan.
+    fn push<'a>(&mut self, origin: &mut Origin, data: &'a [u8], arrival_ms: i64, sink: &mut dyn ResultSink) {
+        let plan = self.plan.clone();
+        let mut slots: Vec<Value<'a>> = vec![Value::Null; plan.fields.len()];
+        let mut eval = Evaluator::new(&plan.graph);
+        let mut combos: Vec<KeyCombos> = plan.key_lists.iter().map(|_| KeyCombos::default()).collect();
+        let mut combo_done = vec![false; plan.key_lists.len()];
+        let mut out_count = 0u64;
+        let columns = self.def.columns.as_ref().map(|cols| {
+            plan.fields
+                .iter()
+                .map(|f| cols.iter().find(|(n, _)| n == f).map(|(_, t)| t.clone()))
+                .collect::<Vec<_>>()
+        });
+        let format = self.def.format;
+        let delay = self.def.watermark_ms;
+        for raw in data.split(|b| *b == b'\n') {
+            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+            if raw.iter().all(u8::is_ascii_whitespace) {
+                if !raw.is_empty() {
+                    origin.line_no += 1;
+                }
+                continue;
+            }
+            origin.line_no += 1;
+            if format == Format::Csv && origin.csv_header_line.is_none() {
+                origin.csv_header_line = Some(String::from_utf8_lossy(raw).into_owned());
+                continue;
+            }
+            self.stats.records_in += 1;
+            if raw.len() > self.def.max_line {
+                let reason = format!("line of {} bytes is longer than max_line ({})", raw.len(), self.def.max_line);
+                self.reject(origin, raw, reason);
+                continue;
+            }
+            let line = match std::str::from_utf8(raw) {
+                Ok(l) => l,
+                Err(e) => {
+                    self.reject(origin, raw, format!("invalid UTF-8 at byte {}", e.valid_up_to()));
+                    continue;
+                }
+            };
+            for s in slots.iter_mut() {
+                *s = Value::Null;
+            }
+            let decoded = match format {
+                Format::Json => decode::decode_json(line, &self.field_set, &mut slots).map_err(|e| e.to_string()),
+                Format::Csv => {
+                    if origin.csv_header.as_ref().is_none_or(|(v, _)| *v != self.plan_version) {
+                        let header_line = origin.csv_header_line.clone().unwrap_or_default();
+                        match CsvHeader::parse(&header_line, &self.field_set) {
+                            Ok(h) => origin.csv_header = Some((self.plan_version, h)),
+                            Err(e) => {
+                                self.reject(origin, raw, format!("bad CSV header: {e}"));
+                                continue;
+                            }
+                        }
+                    }
+                    let (_, header) = origin.csv_header.as_ref().expect("header set");
+                    decode::decode_csv(line, header, &mut slots).map_err(|e| e.to_string())
+                }
+            };
+            if let Err(reason) = decoded {
+                self.reject(origin, raw, reason);
+                continue;
+            }
+            if let Some(types) = &columns {
+                let mut bad = None;
+                for (i, ty) in types.iter().enumerate() {
+                    if let Some(ty) = ty {
+                        let v = std::mem::take(&mut slots[i]);
+                        match decode::coerce(v, ty) {
+                            Ok(v) => slots[i] = v,
+                            Err(e) => {
+                                bad = Some(format!("field `{}`: {e}", plan.fields[i]));
+                                break;
+                            }
+                        }
+                    }
+                }
+                if let Some(reason) = bad {
+                    self.reject(origin, raw, reason);
+                    continue;
+                }
+            }
+            let ts = match plan.event_time_slot {
+                None => arrival_ms,
+                Some(slot) => match decode::event_time_ms(&slots[slot]) {
+                    Some(t) => t,
+                    None => {
+                        let reason = format!(
+                            "missing or invalid event time `{}`",
+                            self.def.event_time.as_deref().unwrap_or("")
+                        );
+                        self.reject(origin, raw, reason);
+                        continue;
+                    }
+                },
+            };
+            if let Some(max) = self.max_ts {
+                if ts < max.saturating_sub(delay) {
+                    self.stats.late += 1;
+                    continue;
+                }
+                if ts > max {
+                    self.max_ts = Some(ts);
+                }
+            } else {
+                self.max_ts = Some(ts);
+            }
+            self.stats.accepted += 1;
+            eval.evaluate(&plan.graph, &slots);
+            for f in &plan.filters {
+                if eval.truth[f.filter as usize] != Truth::True {
+                    continue;
+                }
+                let body = match &f.projection {
+                    Some(fields) => ResultBody::Row(
+                        fields
+                            .iter()
+                            .map(|(name, slot)| (name.clone(), slots[*slot].to_owned_value()))
+                            .collect(),
+                    ),
+                    None => match format {
+                        Format::Json => ResultBody::RawRow(Arc::from(line.trim())),
+                        Format::Csv => {
+                            let (_, header) = origin.csv_header.as_ref().expect("header set");
+                            match decode::csv_row_object(line, header) {
+                                Ok(obj) => ResultBody::RawRow(Arc::from(
+                                    serde_json::to_string(&obj).expect("object serializes").as_str(),
+                                )),
+                                Err(_) => continue,
+                            }
+                        }
+                    },
+                };
+                out_count += 1;
+                sink.emit(QueryResult {
+                    query: f.query.clone(),
+                    body,
+                });
+            }
+            combo_done.iter_mut().for_each(|d| *d = false);
+            for st in &plan.states {
+                if eval.truth[st.filter as usize] != Truth::True {
+                    continue;
+                }
+                let keys = &plan.key_lists[st.key_list];
+                let combo = &mut combos[st.key_list];
+                if !combo_done[st.key_list] {
+                    combo.compute(keys, &slots);
+                    combo_done[st.key_list] = true;
+                }
+                let table = self
+                    .states
+                    .get_mut(&st.id)
+                    .expect("state exists")
+                    .table_for(st.pane_ms, ts);
+                for k in 0..combo.len() {
+                    let accs = table.group_mut(combo.hashes[k], || combo.key(k, keys, &slots), &st.accs);
+                    for (acc, input) in accs.iter_mut().zip(&st.accs) {
+                        acc.update(input.slot.map(|s| &slots[s]));
+                    }
+                }
+            }
+        }
+        self.stats.results_out += out_count;
+        if let Some(wm) = self.watermark() {
+            self.close_windows(wm, sink);
+        }
+    }
+
+    /// Emits every window that ends at or before `watermark`, then drops
+    /// panes no query needs any more.
+    fn close_windows(&mut self, watermark: i64, sink: &mut dyn ResultSink) {
+        let mut counter = CountingSink { inner: sink, count: 0 };
+        for q in self.aggs.values_mut() {
+            let Some(w) = q.agg().window else { continue };
+            let state = self.states.get(&q.state).expect("state exists");
+            close_windows(q, w, state, watermark, &mut counter);
+        }
+        self.stats.results_out += counter.count;
+        // A pane is needed while some query of its state may still close a
+        // window that contains it, i.e. while it starts at or after that
+        // query's earliest open window.
+        let mut keep_from: HashMap<StateId, i64> = HashMap::new();
+        for q in self.aggs.values() {
+            if q.agg().window.is_some() {
+                let e = keep_from.entry(q.state).or_insert(i64::MAX);
+                *e = (*e).min(q.next_start.max(q.first_start));
+            }
+        }
+        for (id, from) in keep_from {
+            if let Some(st) = self.states.get_mut(&id) {
+                st.panes = st.panes.split_off(&from);
+            }
+        }
+    }
+
+    fn flush(&mut self, sink: &mut dyn ResultSink) {
+        self.close_windows(i64::MAX, sink);
+        let mut counter = CountingSink { inner: sink, count: 0 };
+        for q in self.aggs.values() {
+            if q.agg().window.is_none() {
+                emit_running(q, self.states.get(&q.state).expect("state exists"), &mut counter);
+            }
+        }
+        self.stats.results_out += counter.count;
+    }
+
+    /// Emits the running totals of the running-total queries (for periodic emission).
+    pub fn emit_running_totals(&mut self, sink: &mut dyn ResultSink) {
+        let mut counter = CountingSink { inner: sink, count: 0 };
+        for q in self.aggs.values() {
+            if q.agg().window.is_none() {
+                emit_running(q, self.states.get(&q.state).expect("state exists"), &mut counter);
+            }
+        }
+        self.stats.results_out += counter.count;
+    }
+}
+
+struct CountingSink<'s> {
+    inner: &'s mut dyn ResultSink,
+    count: u64,
+}
+
+impl ResultSink for CountingSink<'_> {
+    fn emit(&mut self, result: QueryResult) {
+        self.count += 1;
+        self.inner.emit(result);
+    }
+}
+
+/// The engine: streams, queries and their shared plans.
+#[derive(Default)]
+pub struct Engine {
+    streams: BTreeMap<String, StreamRuntime>,
+    query_stream: BTreeMap<Arc<str>, String>,
+}
+
+impl Engine {
+    /// An engine with no streams.
+    pub fn new() -> Engine {
+        Engine::default()
+    }
+
+    /// Parses and executes statements in order. Stops at the first error;
+    /// statements before it stay executed.
+    pub fn execute(&mut self, src: &str) -> Result<Vec<Outcome>, StatementError> {
+        let stmts = parser::parse_statements(src).map_err(|e| StatementError {
+            kind: ErrorKind::Syntax,
+            diagnostic: e.0,
+        })?;
+        let mut out = Vec::new();
+        for s in stmts {
+            let text = &src[s.span.start..s.span.end];
+            out.push(self.execute_statement(&s.statement, text, s.span.start)?);
+        }
+        Ok(out)
+    }
+
+    /// Executes one parsed statement. `text` is its source, `offset` where it
+    /// starts in the text whose spans it carries.
+    pub fn execute_statement(&mut self, stmt: &Statement, text: &str, offset: usize) -> Result<Outcome, StatementError> {
+        let _ = offset;
+        match stmt {
+            Statement::CreateStream(cs) => {
+                if self.streams.contains_key(&cs.name.name) {
+                    return Err(StatementError::new(
+                        ErrorKind::Conflict,
+                        format!("stream `{}` already exists", cs.name.name),
+                        cs.name.span,
+                    ));
+                }
+                let def = StreamDef::from_ast(cs, text).map_err(invalid)?;
+                self.streams.insert(def.name.clone(), StreamRuntime::new(def));
+                Ok(Outcome::StreamCreated {
+                    name: cs.name.name.clone(),
+                })
+            }
+            Statement::CreateQuery(cq) => {
+                let stream = self.create_query(&cq.name, &cq.select, text)?;
+                Ok(Outcome::QueryCreated {
+                    name: cq.name.name.clone(),
+                    stream,
+                })
+            }
+            Statement::DropQuery { name } => {
+                self.drop_query(&name.name).map_err(|m| StatementError::new(ErrorKind::NotFound, m, name.span))?;
+                Ok(Outcome::QueryDropped { name: name.name.clone() })
+            }
+            Statement::DropStream { name } => {
+                let Some(rt) = self.streams.get(&name.name) else {
+                    return Err(StatementError::new(
+                        ErrorKind::NotFound,
+                        format!("no stream named `{}`", name.name),
+                        name.span,
+                    ));
+                };
+                if !rt.queries.is_empty() {
+                    let names: Vec<&str> = rt.queries.keys().map(|k| k.as_ref()).collect();
+                    return Err(StatementError::new(
+                        ErrorKind::Conflict,
+                        format!("stream `{}` is still read by {}; drop them first", name.name, names.join(", ")),
+                        name.span,
+                    ));
+                }
+                self.streams.remove(&name.name);
+                Ok(Outcome::StreamDropped { name: name.name.clone() })
+            }
+            Statement::Explain { stream } => {
+                if let Some(s) = stream {
+                    if !self.streams.contains_key(&s.name) {
+                        return Err(StatementError::new(
+                            ErrorKind::NotFound,
+                            format!("no stream named `{}`", s.name),
+                            s.span,
+                        ));
+                    }
+                }
+                Ok(Outcome::Explain {
+                    text: self.explain(stream.as_ref().map(|s| s.name.as_str())),
+                })
+            }
+        }
+    }
+
+    fn create_query(&mut self, name: &Ident, select: &crate::parser::Select, text: &str) -> Result<String, StatementError> {
+        if self.query_stream.contains_key(name.name.as_str()) {
+            return Err(StatementError::new(
+                ErrorKind::Conflict,
+                format!("query `{}` already exists", name.name),
+                name.span,
+            ));
+        }
+        let Some(rt) = self.streams.get_mut(&select.from.name) else {
+            let known: Vec<&str> = self.streams.keys().map(String::as_str).collect();
+            let hint = if known.is_empty() {
+                "no streams are defined".to_string()
+            } else {
+                format!("streams: {}", known.join(", "))
+            };
+            return Err(StatementError::new(
+                ErrorKind::Invalid,
+                format!("unknown stream `{}` ({hint})", select.from.name),
+                select.from.span,
+            ));
+        };
+        let spec = resolve(name, select, &rt.def, text).map_err(invalid)?;
+        let saved_descs = rt.state_descs.clone();
+        let saved_next = rt.next_state;
+        let assigned = assign_state(&mut rt.state_descs, &mut rt.next_state, &spec, rt.stats.records_in);
+        let spec_name = spec.name.clone();
+        rt.queries.insert(spec_name.clone(), spec.clone());
+        if let Err(e) = rt.rebuild() {
+            rt.queries.remove(&spec_name);
+            rt.state_descs = saved_descs;
+            rt.next_state = saved_next;
+            return Err(StatementError::new(ErrorKind::Invalid, e, select.from.span));
+        }
+        if let Some((id, new)) = assigned {
+            if new {
+                rt.states.insert(id, AggState::default());
+            }
+            let desc = &rt.state_descs[&id];
+            let agg = spec.aggregate().expect("aggregate query");
+            let acc_map = agg
+                .aggs
+                .iter()
+                .map(|a| desc.accs.iter().position(|x| x == a).expect("state has the query's aggregates"))
+                .collect();
+            let first_start = match rt.max_ts {
+                Some(t) => t.saturating_add(1),
+                None => i64::MIN,
+            };
+            rt.aggs.insert(
+                spec_name.clone(),
+                AggRuntime {
+                    spec: Arc::new(spec),
+                    state: id,
+                    acc_map,
+                    first_start,
+                    next_start: i64::MIN,
+                },
+            );
+        }
+        let stream = select.from.name.clone();
+        self.query_stream.insert(spec_name, stream.clone());
+        Ok(stream)
+    }
+
+    /// Drops a query; its state goes when no other query reads it.
+    pub fn drop_query(&mut self, name: &str) -> Result<(), String> {
+        let Some(stream) = self.query_stream.remove(name) else {
+            return Err(format!("no query named `{name}`"));
+        };
+        let rt = self.streams.get_mut(&stream).expect("query's stream exists");
+        rt.queries.remove(name);
+        if let Some(q) = rt.aggs.remove(name) {
+            let desc = rt.state_descs.get_mut(&q.state).expect("state exists");
+            desc.queries.remove(name);
+            if desc.queries.is_empty() {
+                rt.state_descs.remove(&q.state);
+                rt.states.remove(&q.state);
+            }
+        }
+        rt.rebuild().expect("a plan without a query builds when the plan with it did");
+        Ok(())
+    }
+
+    /// Pushes a batch of complete lines (`\n`-separated) of `stream` read
+    /// from `origin`. `arrival_ms` is the event time of streams that have no
+    /// event-time field. Results go to `sink`, windows that the watermark
+    /// closes included.
+    pub fn push_lines(
+        &mut self,
+        stream: &str,
+        origin: &mut Origin,
+        data: &[u8],
+        arrival_ms: i64,
+        sink: &mut dyn ResultSink,
+    ) -> Result<(), String> {
+        let rt = self.streams.get_mut(stream).ok_or_else(|| format!("no stream named `{stream}`"))?;
+        rt.push(origin, data, arrival_ms, sink);
+        Ok(())
+    }
+
+    /// Ends the input: closes every open window and emits running totals.
+    pub fn flush(&mut self, sink: &mut dyn ResultSink) {
+        for rt in self.streams.values_mut() {
+            rt.flush(sink);
+        }
+    }
+
+    /// The shared plan of one stream, or of all, as text.
+    pub fn explain(&self, stream: Option<&str>) -> String {
+        self.streams
+            .values()
+            .filter(|rt| stream.is_none_or(|s| s == rt.def.name))
+            .map(|rt| explain::explain(&rt.plan, &rt.state_descs, &rt.queries))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// A stream's runtime.
+    pub fn stream(&self, name: &str) -> Option<&StreamRuntime> {
+        self.streams.get(name)
+    }
+
+    /// A stream's runtime, mutably (for periodic emission).
+    pub fn stream_mut(&mut self, name: &str) -> Option<&mut StreamRuntime> {
+        self.streams.get_mut(name)
+    }
+
+    /// All streams.
+    pub fn streams(&self) -> impl Iterator<Item = &StreamRuntime> {
+        self.streams.values()
+    }
+
+    /// A query's definition.
+    pub fn query(&self, name: &str) -> Option<&QuerySpec> {
+        let stream = self.query_stream.get(name)?;
+        self.streams.get(stream)?.queries.get(name)
+    }
+
+    /// Names of all queries, sorted.
+    pub fn query_names(&self) -> impl Iterator<Item = &str> {
+        self.query_stream.keys().map(|k| k.as_ref())
+    }
+
+    /// True when the query is a filter (emits records, not groups).
+    pub fn is_filter(&self, name: &str) -> bool {
+        self.query(name).is_some_and(|q| matches!(q.kind, QueryKind::Filter(_)))
+    }
+}
+
+fn invalid(e: crate::planner::PlanError) -> StatementError {
+    StatementError {
+        kind: ErrorKind::Invalid,
+        diagnostic: e.0,
+    }
+}

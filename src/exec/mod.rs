@@ -1,0 +1,20 @@
+//! The executor: runs a stream's shared plan over batches of lines.
+//!
+//! - [`decode`]: JSON-lines and CSV decoders that extract only needed fields.
+//! - [`eval`]: evaluates the shared predicate graph per record.
+//! - [`aggregate`]: mergeable, serializable partial aggregates.
+//! - [`state`]: group tables, panes, group-key computation.
+//! - [`window`]: closing windows from panes; HAVING, ORDER BY, LIMIT.
+//! - [`result`]: results and sinks.
+//! - [`engine`]: the catalog and per-stream runtime that ties it together.
+
+pub mod aggregate;
+pub mod decode;
+pub mod engine;
+pub mod eval;
+pub mod result;
+pub mod state;
+pub mod window;
+
+pub use engine::{Engine, ErrorKind, Origin, Outcome, Reject, StatementError, StreamStats};
+pub use result::{JsonLinesSink, QueryResult, ResultBody, ResultSink};

@@ -1,0 +1,289 @@
+//! Aggregation state: groups of partial aggregates, in panes or running.
+//!
+//! A [`GroupTable`] maps a group key to its accumulators. It is probed with a
+//! hash computed once per record and key list ([`KeyCombos`]) and with
+//! borrowed key values, so a record that hits an existing group allocates
+//! nothing. An [`AggState`] holds one table per pane (windowed states) or one
+//! running table.
+
+use super::aggregate::Acc;
+use crate::planner::AccInput;
+use crate::value::{OwnedValue, Value};
+use crate::value_map::hash_values;
+use std::collections::BTreeMap;
+
+/// One group: its key and its accumulators.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct Group {
+    /// The key values, in the state's key order.
+    pub key: Box<[OwnedValue]>,
+    /// The accumulators, in the state's accumulator order. May be shorter
+    /// than the state's list when accumulators were added later.
+    pub accs: Vec<Acc>,
+}
+
+/// Groups of one pane (or of a running state).
+#[derive(Clone, Debug, Default)]
+pub struct GroupTable {
+    table: hashbrown::HashTable<Group>,
+}
+
+impl GroupTable {
+    /// The accumulators of the group whose key is `key`, created when absent.
+    #[inline]
+    pub fn group_mut<'v, 'a: 'v, I>(&mut self, hash: u64, key: impl Fn() -> I, accs: &[AccInput]) -> &mut Vec<Acc>
+    where
+        I: Iterator<Item = &'v Value<'a>>,
+    {
+        let entry = self.table.entry(
+            hash,
+            |g| g.key.iter().zip(key()).all(|(a, b)| a == b),
+            |g| hash_values(g.key.iter()),
+        );
+        let g = entry
+            .or_insert_with(|| Group {
+                key: key().map(|v| v.to_owned_value()).collect(),
+                accs: accs.iter().map(|a| Acc::new(&a.spec)).collect(),
+            })
+            .into_mut();
+        if g.accs.len() < accs.len() {
+            let have = g.accs.len();
+            g.accs.extend(accs[have..].iter().map(|a| Acc::new(&a.spec)));
+        }
+        &mut g.accs
+    }
+
+    /// Merges a group (from another table) into this one.
+    pub fn merge_group(&mut self, key: &[OwnedValue], accs: &[Acc]) {
+        let hash = hash_values(key.iter());
+        let entry = self.table.entry(
+            hash,
+            |g| *g.key == *key,
+            |g| hash_values(g.key.iter()),
+        );
+        let g = entry
+            .or_insert_with(|| Group {
+                key: key.into(),
+                accs: Vec::new(),
+            })
+            .into_mut();
+        for (i, a) in accs.iter().enumerate() {
+            match g.accs.get_mut(i) {
+                Some(mine) => mine.merge(a),
+                None => g.accs.push(a.clone()),
+            }
+        }
+    }
+
+    /// Merges every group of `other` into this table.
+    pub fn merge_table(&mut self, other: &GroupTable) {
+        for g in other.groups() {
+            self.merge_group(&g.key, &g.accs);
+        }
+    }
+
+    /// The groups, in no particular order.
+    pub fn groups(&self) -> impl Iterator<Item = &Group> {
+        self.table.iter()
+    }
+
+    /// Number of groups.
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// True when there are no groups.
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// Rough bytes held.
+    pub fn approx_bytes(&self) -> usize {
+        self.groups()
+            .map(|g| 64 + g.key.len() * 32 + g.accs.iter().map(Acc::approx_bytes).sum::<usize>())
+            .sum()
+    }
+}
+
+/// The data of one aggregation state.
+#[derive(Clone, Debug, Default)]
+pub struct AggState {
+    /// Pane start → groups, for windowed states.
+    pub panes: BTreeMap<i64, GroupTable>,
+    /// Groups of a running (unwindowed) state.
+    pub running: GroupTable,
+}
+
+impl AggState {
+    /// The table a record at `ts` updates.
+    #[inline]
+    pub fn table_for(&mut self, pane_ms: Option<i64>, ts: i64) -> &mut GroupTable {
+        match pane_ms {
+            None => &mut self.running,
+            Some(p) => self.panes.entry(ts.div_euclid(p) * p).or_default(),
+        }
+    }
+
+    /// Merges another partial of the same state into this one.
+    pub fn merge(&mut self, other: &AggState) {
+        for (start, t) in &other.panes {
+            self.panes.entry(*start).or_default().merge_table(t);
+        }
+        self.running.merge_table(&other.running);
+    }
+
+    /// Number of groups held over all panes.
+    pub fn group_count(&self) -> usize {
+        self.running.len() + self.panes.values().map(GroupTable::len).sum::<usize>()
+    }
+
+    /// Rough bytes held.
+    pub fn approx_bytes(&self) -> usize {
+        self.running.approx_bytes() + self.panes.values().map(GroupTable::approx_bytes).sum::<usize>()
+    }
+}
+
+/// The group keys of one record for one key list: usually one, several when
+/// a key field holds an array (one per combination of distinct elements),
+/// none when such an array is empty. Reused from record to record.
+#[derive(Debug, Default)]
+pub struct KeyCombos {
+    /// For each key, per component: `u32::MAX` for the whole value, else the
+    /// index of the array element. Flattened, `width` entries per key.
+    pub picks: Vec<u32>,
+    /// Hash of each key.
+    pub hashes: Vec<u64>,
+    /// Components per key.
+    pub width: usize,
+}
+
+/// Marks a whole (non-array) value in [`KeyCombos::picks`].
+pub const WHOLE: u32 = u32::MAX;
+
+impl KeyCombos {
+    /// Computes the keys of a record for the key list `slots`.
+    pub fn compute(&mut self, slots: &[usize], record: &[Value<'_>]) {
+        self.picks.clear();
+        self.hashes.clear();
+        self.width = slots.len();
+        let has_array = slots.iter().any(|s| matches!(record[*s], Value::Array(_)));
+        if !has_array {
+            self.picks.extend(std::iter::repeat_n(WHOLE, slots.len()));
+            self.hashes.push(hash_values(slots.iter().map(|s| &record[*s])));
+            return;
+        }
+        // Distinct element choices per component.
+        let choices: Vec<Vec<u32>> = slots
+            .iter()
+            .map(|s| match &record[*s] {
+                Value::Array(items) => {
+                    let mut idx: Vec<u32> = Vec::new();
+                    for (i, v) in items.iter().enumerate() {
+                        if !idx.iter().any(|j| items[*j as usize] == *v) {
+                            idx.push(i as u32);
+                        }
+                    }
+                    idx
+                }
+                _ => vec![WHOLE],
+            })
+            .collect();
+        if choices.iter().any(Vec::is_empty) {
+            return;
+        }
+        let mut cursor = vec![0usize; slots.len()];
+        loop {
+            let start = self.picks.len();
+            for (c, ch) in cursor.iter().zip(&choices) {
+                self.picks.push(ch[*c]);
+            }
+            let picks = &self.picks[start..];
+            self.hashes
+                .push(hash_values(slots.iter().zip(picks).map(|(s, p)| pick(record, *s, *p))));
+            // Advance the odometer.
+            let mut i = slots.len();
+            loop {
+                if i == 0 {
+                    return;
+                }
+                i -= 1;
+                cursor[i] += 1;
+                if cursor[i] < choices[i].len() {
+                    break;
+                }
+                cursor[i] = 0;
+            }
+        }
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.hashes.len()
+    }
+
+    /// True when the record has no key (an empty array was grouped on).
+    pub fn is_empty(&self) -> bool {
+        self.hashes.is_empty()
+    }
+
+    /// The components of key `i`, resolved against the record.
+    pub fn key<'r, 'a>(
+        &'r self,
+        i: usize,
+        slots: &'r [usize],
+        record: &'r [Value<'a>],
+    ) -> impl Iterator<Item = &'r Value<'a>> + 'r {
+        let picks = &self.picks[i * self.width..(i + 1) * self.width];
+        slots.iter().zip(picks).map(move |(s, p)| pick(record, *s, *p))
+    }
+}
+
+#[inline]
+fn pick<'r, 'a>(record: &'r [Value<'a>], slot: usize, p: u32) -> &'r Value<'a> {
+    match (&record[slot], p) {
+        (v, WHOLE) => v,
+        (Value::Array(items), i) => &items[i as usize],
+        (v, _) => v,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arrays_fan_out_to_distinct_elements() {
+        let rec = vec![
+            Value::Str("US".into()),
+            Value::Array(vec![Value::Str("a".into()), Value::Str("b".into()), Value::Str("a".into())]),
+        ];
+        let mut k = KeyCombos::default();
+        k.compute(&[0, 1], &rec);
+        assert_eq!(k.len(), 2);
+        let out: Vec<_> = k.key(1, &[0, 1], &rec).collect();
+        assert_eq!(out, vec![&Value::Str("US".into()), &Value::Str("b".into())]);
+        let empty = vec![Value::Array(vec![])];
+        k.compute(&[0], &empty);
+        assert!(k.is_empty());
+    }
+
+    #[test]
+    fn group_lookup_by_borrowed_key() {
+        let accs = vec![AccInput {
+            spec: crate::planner::AggSpec {
+                func: crate::parser::ast::AggFunc::Count,
+                arg: None,
+                distinct: false,
+            },
+            slot: None,
+        }];
+        let mut t = GroupTable::default();
+        let k1 = Value::Str("x".into());
+        let h = hash_values([&k1]);
+        t.group_mut(h, || [&k1].into_iter(), &accs)[0].update(None);
+        t.group_mut(h, || [&k1].into_iter(), &accs)[0].update(None);
+        assert_eq!(t.len(), 1);
+        let g = t.groups().next().unwrap();
+        assert_eq!(g.accs[0].finish(crate::parser::ast::AggFunc::Count), Value::Int(2));
+    }
+}

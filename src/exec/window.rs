@@ -1,0 +1,209 @@
+//! Closing windows: combining panes into each query's windows when the
+//! watermark passes their end, and turning groups into results (`HAVING`,
+//! `ORDER BY`, `LIMIT`).
+//!
+//! Windows are aligned to the epoch: a window of size `s` sliding by `d`
+//! starts at every multiple of `d` and covers `[start, start + s)`. Panes
+//! (of the state's pane length, which divides both) tile time; a window is the
+//! merge of the panes inside it.
+
+use super::aggregate::Acc;
+use super::result::{QueryResult, ResultBody, ResultSink, Row};
+use super::state::{AggState, Group, GroupTable};
+use crate::planner::query::{cmp_holds, AggQuery, OutOperand, OutPred, OutRef, Window};
+use crate::planner::{QuerySpec, StateId, Truth};
+use crate::value::{OwnedValue, Value};
+use std::cmp::Ordering;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+/// The executor's bookkeeping for one aggregate query.
+#[derive(Clone, Debug)]
+pub struct AggRuntime {
+    /// The query.
+    pub spec: Arc<QuerySpec>,
+    /// The state it reads.
+    pub state: StateId,
+    /// For each of the query's aggregates, its index in the state's accumulators.
+    pub acc_map: Vec<usize>,
+    /// Windows starting before this are not reported (they began before the
+    /// query was registered).
+    pub first_start: i64,
+    /// Earliest window start not yet closed.
+    pub next_start: i64,
+}
+
+impl AggRuntime {
+    /// The aggregate part of the query.
+    pub fn agg(&self) -> &AggQuery {
+        self.spec.aggregate().expect("aggregate query")
+    }
+}
+
+fn floor_to(x: i128, step: i128) -> i128 {
+    x.div_euclid(step) * step
+}
+
+/// Emits every window of `q` that ends at or before `watermark` and has data,
+/// and advances `q.next_start` past them.
+pub fn close_windows(q: &mut AggRuntime, w: Window, state: &AggState, watermark: i64, sink: &mut dyn ResultSink) {
+    let (size, slide) = (w.size_ms as i128, w.slide_ms as i128);
+    let wm = watermark as i128;
+    let lo = (q.next_start as i128).max(q.first_start as i128);
+    let mut starts: BTreeSet<i128> = BTreeSet::new();
+    // Panes that can fall in a window closing now start in [lo, wm).
+    let range_lo = i64::try_from(lo).unwrap_or(i64::MIN);
+    for (&ps, table) in state.panes.range(range_lo..) {
+        if table.is_empty() {
+            continue;
+        }
+        let ps = ps as i128;
+        if ps >= wm {
+            break;
+        }
+        // Window starts s with s <= ps < s + size, s a multiple of slide.
+        let mut s = floor_to(ps, slide);
+        while s > ps - size {
+            if s >= lo && s + size <= wm {
+                starts.insert(s);
+            }
+            s -= slide;
+        }
+    }
+    for s in starts {
+        let (start, end) = (s as i64, (s + size) as i64);
+        let mut merged = GroupTable::default();
+        for (_, t) in state.panes.range(start..end) {
+            merged.merge_table(t);
+        }
+        finish_groups(q, merged.groups(), Some((start, end)), sink);
+    }
+    let next = floor_to(wm - size, slide) + slide;
+    if next > q.next_start as i128 {
+        q.next_start = i64::try_from(next).unwrap_or(i64::MAX);
+    }
+}
+
+/// Emits the current running totals of `q`.
+pub fn emit_running(q: &AggRuntime, state: &AggState, sink: &mut dyn ResultSink) {
+    finish_groups(q, state.running.groups(), None, sink);
+}
+
+struct OutRow<'g> {
+    key: &'g [OwnedValue],
+    aggs: Vec<OwnedValue>,
+}
+
+impl OutRow<'_> {
+    fn get(&self, r: OutRef) -> &OwnedValue {
+        match r {
+            OutRef::Key(i) => &self.key[i],
+            OutRef::Agg(i) => &self.aggs[i],
+        }
+    }
+
+    fn operand<'s>(&'s self, o: &'s OutOperand) -> &'s OwnedValue {
+        match o {
+            OutOperand::Ref(r) => self.get(*r),
+            OutOperand::Lit(v) => v,
+        }
+    }
+
+    fn having(&self, p: &OutPred) -> Truth {
+        match p {
+            OutPred::Cmp(op, a, b) => {
+                Truth::from_option(self.operand(a).sql_cmp(self.operand(b)).map(|o| cmp_holds(*op, o)))
+            }
+            OutPred::In(a, list, negated) => {
+                let v = self.operand(a);
+                let mut t = Truth::False;
+                for l in list {
+                    t = t.or(Truth::from_option(v.sql_cmp(l).map(|o| o == Ordering::Equal)));
+                }
+                if *negated {
+                    t.not()
+                } else {
+                    t
+                }
+            }
+            OutPred::IsNull(a, negated) => {
+                let null = self.operand(a).is_null();
+                if null != *negated {
+                    Truth::True
+                } else {
+                    Truth::False
+                }
+            }
+            OutPred::And(a, b) => self.having(a).and(self.having(b)),
+            OutPred::Or(a, b) => self.having(a).or(self.having(b)),
+            OutPred::Not(a) => self.having(a).not(),
+        }
+    }
+}
+
+/// Turns groups into results: final values, `HAVING`, `ORDER BY` (ties and
+/// unordered queries by group key, so output is deterministic), `LIMIT`.
+pub fn finish_groups<'g>(
+    q: &AggRuntime,
+    groups: impl Iterator<Item = &'g Group>,
+    window: Option<(i64, i64)>,
+    sink: &mut dyn ResultSink,
+) {
+    let agg = q.agg();
+    let mut rows: Vec<OutRow<'g>> = groups
+        .map(|g| OutRow {
+            key: &g.key,
+            aggs: agg
+                .aggs
+                .iter()
+                .zip(&q.acc_map)
+                .map(|(spec, i)| match g.accs.get(*i) {
+                    Some(a) => a.finish(spec.func),
+                    None => Acc::new(spec).finish(spec.func),
+                })
+                .collect(),
+        })
+        .collect();
+    if let Some(h) = &agg.having {
+        rows.retain(|r| r.having(h) == Truth::True);
+    }
+    let by_key = |a: &OutRow, b: &OutRow| -> Ordering {
+        for (x, y) in a.key.iter().zip(b.key.iter()) {
+            let o = x.total_cmp(y);
+            if o != Ordering::Equal {
+                return o;
+            }
+        }
+        Ordering::Equal
+    };
+    rows.sort_by(|a, b| {
+        for (r, desc) in &agg.order_by {
+            let o = a.get(*r).total_cmp(b.get(*r));
+            let o = if *desc { o.reverse() } else { o };
+            if o != Ordering::Equal {
+                return o;
+            }
+        }
+        by_key(a, b)
+    });
+    if let Some(limit) = agg.limit {
+        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    }
+    for r in rows {
+        let group: Row = agg.key_names.iter().cloned().zip(r.key.iter().cloned()).collect();
+        let values: Row = agg
+            .values
+            .iter()
+            .map(|(name, i)| (name.clone(), r.aggs[*i].clone()))
+            .collect();
+        sink.emit(QueryResult {
+            query: q.spec.name.clone(),
+            body: ResultBody::Aggregate { window, group, values },
+        });
+    }
+}
+
+/// The value a filter query projects for a field.
+pub fn project(value: &Value<'_>) -> OwnedValue {
+    value.to_owned_value()
+}
