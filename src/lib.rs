@@ -13,5 +13,6 @@
 #![warn(missing_docs)]
 
 pub mod diagnostic;
+pub mod exec;
 pub mod parser;
 pub mod value;
