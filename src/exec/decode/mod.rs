@@ -11,9 +11,13 @@
 //! - [`csv`]: RFC 4180 lines with untyped inference.
 //! - [`coerce`]: typing values against declared column types, event time.
 
+pub mod coerce;
+pub mod csv;
 pub mod fields;
 pub mod json;
 
+pub use self::coerce::{coerce, event_time_ms, parse_rfc3339_ms};
+pub use self::csv::{csv_row_object, decode_csv, CsvHeader};
 pub use self::fields::FieldSet;
 pub use self::json::{decode_json, MAX_DEPTH};
 
