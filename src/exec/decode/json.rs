@@ -19,11 +19,11 @@
 //! decoded recursively; nested objects are kept as their raw text. Arrays and
 //! objects may nest [`MAX_DEPTH`] levels deep, counting the line's own object.
 //!
-//! Known difference: `serde_json` rounds some decimal numbers with 17 or more
-//! significant digits one unit in the last place differently from Rust's
-//! correctly rounded `f64` parser, which is used here; so right at the edge of
-//! the `f64` range (`1.7976931348623158e308`) the two may disagree on
-//! whether the number is out of range.
+//! Floats are parsed with Rust's correctly rounded `f64` parser. `serde_json`
+//! without its `float_roundtrip` feature is off by one unit in the last place
+//! for some numbers of 17 or more significant digits (and so may also judge
+//! differently whether a number right at `f64::MAX` is out of range); the
+//! property tests use `serde_json` with `float_roundtrip` as the oracle.
 
 use super::{DecodeError, FieldSet};
 use crate::value::Value;

@@ -16,6 +16,9 @@ pub mod csv;
 pub mod fields;
 pub mod json;
 
+#[cfg(test)]
+mod proptests;
+
 pub use self::coerce::{coerce, event_time_ms, parse_rfc3339_ms};
 pub use self::csv::{csv_row_object, decode_csv, CsvHeader};
 pub use self::fields::FieldSet;
