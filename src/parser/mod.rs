@@ -25,5 +25,8 @@ impl ParseError {
 /// Parses zero or more statements separated (and optionally ended) by `;`.
 pub fn parse_statements(src: &str) -> Result<Vec<SpannedStatement>, ParseError> {
     let _ = src;
-    Err(ParseError(Diagnostic::new("parser not written yet", Span::default())))
+    Err(ParseError(Diagnostic::new(
+        "parser not written yet",
+        Span::default(),
+    )))
 }
