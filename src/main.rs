@@ -21,7 +21,7 @@ enum Command {
     /// Run statement files over their `dir:` sources to the end and write results as JSON lines.
     Run {
         /// Statement files (CREATE STREAM, CREATE QUERY, …), executed in order.
-        #[arg(required = true)]
+        /// Without any, runs the built-in demo: generated tweets and the example queries.
         files: Vec<PathBuf>,
         /// Write results here instead of standard output.
         #[arg(long)]
@@ -93,7 +93,13 @@ fn main() -> Result<()> {
             stats,
             rejects,
         } => {
-            let files = files.iter().map(|p| SqlFile::read(p)).collect::<Result<Vec<_>, _>>()?;
+            let demo = files.is_empty();
+            let files = if demo {
+                vec![shoal::run::demo_sql_file(200_000).context("preparing the demo")?]
+            } else {
+                files.iter().map(|p| SqlFile::read(p)).collect::<Result<Vec<_>, _>>()?
+            };
+            let (explain, stats) = (explain || demo, stats || demo);
             let writer: Box<dyn Write> = match &out {
                 Some(p) => Box::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?),
                 None => Box::new(std::io::stdout().lock()),

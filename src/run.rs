@@ -218,3 +218,29 @@ pub fn peak_rss_bytes() -> Option<u64> {
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
 }
+
+/// The built-in demo: `examples/tweets.sql` over `records` freshly generated
+/// tweets in a temporary directory.
+pub fn demo_sql_file(records: u64) -> Result<SqlFile, RunError> {
+    let dir = std::env::temp_dir().join(format!("shoal-demo-{records}"));
+    let marker = dir.join(".complete");
+    let io = |source| RunError::Io {
+        path: dir.display().to_string(),
+        source,
+    };
+    if !marker.exists() {
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        let cfg = crate::gen::TweetConfig {
+            records,
+            files: 2,
+            ..crate::gen::TweetConfig::default()
+        };
+        crate::gen::write_tweets(&cfg, &dir).map_err(io)?;
+        std::fs::write(&marker, b"").map_err(io)?;
+    }
+    let text = include_str!("../examples/tweets.sql").replace("dir:examples/data/tweets", &format!("dir:{}", dir.display()));
+    Ok(SqlFile {
+        path: "examples/tweets.sql (demo)".into(),
+        text,
+    })
+}

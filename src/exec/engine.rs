@@ -19,6 +19,7 @@ use crate::planner::graph::ScannerCache;
 use crate::planner::plan::{assign_state, build_plan, StateDesc, StateId, StreamPlan};
 use crate::planner::query::{resolve, QueryKind, QuerySpec};
 use crate::planner::{explain, Truth};
+use crate::parser::ast::DataType;
 use crate::value::Value;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -251,102 +252,105 @@ impl StreamRuntime {
     /// Pushes a batch of complete lines through the plan.
     fn push<'a>(&mut self, origin: &mut Origin, data: &'a [u8], arrival_ms: i64, sink: &mut dyn ResultSink) {
         let plan = self.plan.clone();
-        let mut slots: Vec<Value<'a>> = vec![Value::Null; plan.fields.len()];
-        let mut eval = Evaluator::new(&plan.graph);
-        let mut combos: Vec<KeyCombos> = plan.key_lists.iter().map(|_| KeyCombos::default()).collect();
-        let mut combo_done = vec![false; plan.key_lists.len()];
-        let mut out_count = 0u64;
-        let columns = self.def.columns.as_ref().map(|cols| {
+        let mut data = data.strip_suffix(b"\n").unwrap_or(data);
+        if data.is_empty() {
+            return;
+        }
+        // A CSV source's first line is its header.
+        if self.def.format == Format::Csv && origin.csv_header_line.is_none() {
+            let (first, rest) = match memchr::memchr(b'\n', data) {
+                Some(i) => (&data[..i], &data[i + 1..]),
+                None => (data, &data[data.len()..]),
+            };
+            origin.line_no += 1;
+            let first = first.strip_suffix(b"\r").unwrap_or(first);
+            origin.csv_header_line = Some(String::from_utf8_lossy(first).into_owned());
+            data = rest;
+            if data.is_empty() {
+                return;
+            }
+        }
+        let columns: Option<Vec<Option<DataType>>> = self.def.columns.as_ref().map(|cols| {
             plan.fields
                 .iter()
                 .map(|f| cols.iter().find(|(n, _)| n == f).map(|(_, t)| t.clone()))
-                .collect::<Vec<_>>()
+                .collect()
         });
-        let format = self.def.format;
-        let delay = self.def.watermark_ms;
-        for raw in data.split(|b| *b == b'\n') {
-            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-            if raw.iter().all(u8::is_ascii_whitespace) {
-                if !raw.is_empty() {
-                    origin.line_no += 1;
+        if self.def.format == Format::Csv && origin.csv_header.as_ref().is_none_or(|(v, _)| *v != self.plan_version) {
+            let header_line = origin.csv_header_line.clone().unwrap_or_default();
+            match CsvHeader::parse(&header_line, &self.field_set) {
+                Ok(h) => {
+                    let h = match &columns {
+                        Some(types) => h.with_types(types),
+                        None => h,
+                    };
+                    origin.csv_header = Some((self.plan_version, h));
                 }
-                continue;
-            }
-            origin.line_no += 1;
-            if format == Format::Csv && origin.csv_header_line.is_none() {
-                origin.csv_header_line = Some(String::from_utf8_lossy(raw).into_owned());
-                continue;
-            }
-            self.stats.records_in += 1;
-            if raw.len() > self.def.max_line {
-                let reason = format!("line of {} bytes is longer than max_line ({})", raw.len(), self.def.max_line);
-                self.reject(origin, raw, reason);
-                continue;
-            }
-            let line = match std::str::from_utf8(raw) {
-                Ok(l) => l,
                 Err(e) => {
-                    self.reject(origin, raw, format!("invalid UTF-8 at byte {}", e.valid_up_to()));
+                    // Without a usable header no line of this source decodes.
+                    for raw in data.split(|b| *b == b'\n') {
+                        origin.line_no += 1;
+                        self.stats.records_in += 1;
+                        self.reject(origin, raw, format!("bad CSV header: {e}"));
+                    }
+                    return;
+                }
+            }
+        }
+        let ctx = DecodeCtx {
+            plan: &plan,
+            fields: &self.field_set,
+            columns: columns.as_deref(),
+            format: self.def.format,
+            header: origin.csv_header.as_ref().map(|(_, h)| h),
+            max_line: self.def.max_line,
+            event_time: self.def.event_time.as_deref(),
+            arrival_ms,
+        };
+        let parts = split_lines(data, if data.len() >= PARALLEL_MIN_BYTES { WORKERS } else { 1 });
+        let decoded: Vec<Decoded<'a>> = if parts.len() == 1 {
+            vec![ctx.decode(parts[0])]
+        } else {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = parts[1..].iter().map(|p| s.spawn(|| ctx.decode(p))).collect();
+                let mut out = vec![ctx.decode(parts[0])];
+                out.extend(handles.into_iter().map(|h| h.join().expect("decode worker panicked")));
+                out
+            })
+        };
+        for d in &decoded {
+            self.apply(&plan, d, origin, sink);
+        }
+        if let Some(wm) = self.watermark() {
+            self.close_windows(wm, sink);
+        }
+    }
+
+    /// Phase 2, in input order: counters, rejects, lateness, filter output,
+    /// aggregation.
+    fn apply<'a>(&mut self, plan: &StreamPlan, d: &Decoded<'a>, origin: &mut Origin, sink: &mut dyn ResultSink) {
+        let width = plan.fields.len();
+        let words = d.words;
+        let mut combos: Vec<KeyCombos> = plan.key_lists.iter().map(|_| KeyCombos::default()).collect();
+        let mut combo_done = vec![false; plan.key_lists.len()];
+        let delay = self.def.watermark_ms;
+        let mut ok_index = 0usize;
+        let mut out_count = 0u64;
+        for rec in &d.records {
+            origin.line_no += 1;
+            let (ts, line) = match &rec.status {
+                RecStatus::Blank => continue,
+                RecStatus::Reject(reason) => {
+                    self.stats.records_in += 1;
+                    self.reject(origin, rec.raw, reason.clone());
                     continue;
                 }
+                RecStatus::Ok { ts, line } => (*ts, *line),
             };
-            for s in slots.iter_mut() {
-                *s = Value::Null;
-            }
-            let decoded = match format {
-                Format::Json => decode::decode_json(line, &self.field_set, &mut slots).map_err(|e| e.to_string()),
-                Format::Csv => {
-                    if origin.csv_header.as_ref().is_none_or(|(v, _)| *v != self.plan_version) {
-                        let header_line = origin.csv_header_line.clone().unwrap_or_default();
-                        match CsvHeader::parse(&header_line, &self.field_set) {
-                            Ok(h) => origin.csv_header = Some((self.plan_version, h)),
-                            Err(e) => {
-                                self.reject(origin, raw, format!("bad CSV header: {e}"));
-                                continue;
-                            }
-                        }
-                    }
-                    let (_, header) = origin.csv_header.as_ref().expect("header set");
-                    decode::decode_csv(line, header, &mut slots).map_err(|e| e.to_string())
-                }
-            };
-            if let Err(reason) = decoded {
-                self.reject(origin, raw, reason);
-                continue;
-            }
-            if let Some(types) = &columns {
-                let mut bad = None;
-                for (i, ty) in types.iter().enumerate() {
-                    if let Some(ty) = ty {
-                        let v = std::mem::take(&mut slots[i]);
-                        match decode::coerce(v, ty) {
-                            Ok(v) => slots[i] = v,
-                            Err(e) => {
-                                bad = Some(format!("field `{}`: {e}", plan.fields[i]));
-                                break;
-                            }
-                        }
-                    }
-                }
-                if let Some(reason) = bad {
-                    self.reject(origin, raw, reason);
-                    continue;
-                }
-            }
-            let ts = match plan.event_time_slot {
-                None => arrival_ms,
-                Some(slot) => match decode::event_time_ms(&slots[slot]) {
-                    Some(t) => t,
-                    None => {
-                        let reason = format!(
-                            "missing or invalid event time `{}`",
-                            self.def.event_time.as_deref().unwrap_or("")
-                        );
-                        self.reject(origin, raw, reason);
-                        continue;
-                    }
-                },
-            };
+            self.stats.records_in += 1;
+            let slots = &d.slots[ok_index * width..(ok_index + 1) * width];
+            let roots = &d.roots[ok_index * words..(ok_index + 1) * words];
+            ok_index += 1;
             if let Some(max) = self.max_ts {
                 if ts < max.saturating_sub(delay) {
                     self.stats.late += 1;
@@ -359,9 +363,9 @@ impl StreamRuntime {
                 self.max_ts = Some(ts);
             }
             self.stats.accepted += 1;
-            eval.evaluate(&plan.graph, &slots);
-            for f in &plan.filters {
-                if eval.truth[f.filter as usize] != Truth::True {
+            let hit = |root: usize| roots[root / 64] & (1 << (root % 64)) != 0;
+            for (f, root) in plan.filters.iter().zip(&d.filter_roots) {
+                if !hit(*root) {
                     continue;
                 }
                 let body = match &f.projection {
@@ -371,7 +375,7 @@ impl StreamRuntime {
                             .map(|(name, slot)| (name.clone(), slots[*slot].to_owned_value()))
                             .collect(),
                     ),
-                    None => match format {
+                    None => match self.def.format {
                         Format::Json => ResultBody::RawRow(Arc::from(line.trim())),
                         Format::Csv => {
                             let (_, header) = origin.csv_header.as_ref().expect("header set");
@@ -390,15 +394,15 @@ impl StreamRuntime {
                     body,
                 });
             }
-            combo_done.iter_mut().for_each(|d| *d = false);
-            for st in &plan.states {
-                if eval.truth[st.filter as usize] != Truth::True {
+            combo_done.iter_mut().for_each(|x| *x = false);
+            for (st, root) in plan.states.iter().zip(&d.state_roots) {
+                if !hit(*root) {
                     continue;
                 }
                 let keys = &plan.key_lists[st.key_list];
                 let combo = &mut combos[st.key_list];
                 if !combo_done[st.key_list] {
-                    combo.compute(keys, &slots);
+                    combo.compute(keys, slots);
                     combo_done[st.key_list] = true;
                 }
                 let table = self
@@ -407,7 +411,7 @@ impl StreamRuntime {
                     .expect("state exists")
                     .table_for(st.pane_ms, ts);
                 for k in 0..combo.len() {
-                    let accs = table.group_mut(combo.hashes[k], || combo.key(k, keys, &slots), &st.accs);
+                    let accs = table.group_mut(combo.hashes[k], || combo.key(k, keys, slots), &st.accs);
                     for (acc, input) in accs.iter_mut().zip(&st.accs) {
                         acc.update(input.slot.map(|s| &slots[s]));
                     }
@@ -415,9 +419,6 @@ impl StreamRuntime {
             }
         }
         self.stats.results_out += out_count;
-        if let Some(wm) = self.watermark() {
-            self.close_windows(wm, sink);
-        }
     }
 
     /// Emits every window that ends at or before `watermark`, then drops
@@ -729,5 +730,173 @@ fn invalid(e: crate::planner::PlanError) -> StatementError {
     StatementError {
         kind: ErrorKind::Invalid,
         diagnostic: e.0,
+    }
+}
+
+/// Threads that decode and evaluate a large batch.
+const WORKERS: usize = 2;
+
+/// Batches smaller than this are processed on the calling thread.
+const PARALLEL_MIN_BYTES: usize = 256 << 10;
+
+/// Cuts `data` into up to `n` parts of about equal size at line boundaries.
+fn split_lines(data: &[u8], n: usize) -> Vec<&[u8]> {
+    let mut parts = Vec::with_capacity(n);
+    let mut rest = data;
+    for k in (1..n).rev() {
+        let target = rest.len() / (k + 1);
+        match memchr::memchr(b'\n', &rest[target..]) {
+            Some(i) if target + i + 1 < rest.len() => {
+                parts.push(&rest[..target + i]);
+                rest = &rest[target + i + 1..];
+            }
+            _ => break,
+        }
+    }
+    parts.push(rest);
+    parts
+}
+
+/// What phase 1 found out about one line.
+enum RecStatus<'a> {
+    /// An empty or all-blank line: skipped, not counted.
+    Blank,
+    /// Not accepted, and why.
+    Reject(String),
+    /// Decoded; its slots and root truths are the next in line.
+    Ok {
+        /// Event time.
+        ts: i64,
+        /// The line text.
+        line: &'a str,
+    },
+}
+
+struct DecodedLine<'a> {
+    raw: &'a [u8],
+    status: RecStatus<'a>,
+}
+
+/// Phase 1's output for one part of a batch.
+struct Decoded<'a> {
+    records: Vec<DecodedLine<'a>>,
+    /// Slots of the accepted lines, `fields` values each.
+    slots: Vec<Value<'a>>,
+    /// Truth bits of the root predicates of the accepted lines, `words` each.
+    roots: Vec<u64>,
+    words: usize,
+    /// Root index of each state's filter and each filter query's predicate.
+    state_roots: Vec<usize>,
+    filter_roots: Vec<usize>,
+}
+
+/// Everything phase 1 reads; shared by the worker threads.
+struct DecodeCtx<'p> {
+    plan: &'p StreamPlan,
+    fields: &'p FieldSet,
+    columns: Option<&'p [Option<DataType>]>,
+    format: Format,
+    header: Option<&'p CsvHeader>,
+    max_line: usize,
+    event_time: Option<&'p str>,
+    arrival_ms: i64,
+}
+
+impl DecodeCtx<'_> {
+    /// Phase 1, for one part of a batch: decode, type, read event time, and
+    /// evaluate the shared predicates.
+    fn decode<'a>(&self, part: &'a [u8]) -> Decoded<'a> {
+        let plan = self.plan;
+        let width = plan.fields.len();
+        let mut root_of: HashMap<u32, usize> = HashMap::new();
+        let mut root_nodes = Vec::new();
+        let mut root = |node: u32| {
+            *root_of.entry(node).or_insert_with(|| {
+                root_nodes.push(node);
+                root_nodes.len() - 1
+            })
+        };
+        let state_roots: Vec<usize> = plan.states.iter().map(|s| root(s.filter)).collect();
+        let filter_roots: Vec<usize> = plan.filters.iter().map(|f| root(f.filter)).collect();
+        let words = root_nodes.len().div_ceil(64).max(1);
+        let mut out = Decoded {
+            records: Vec::new(),
+            slots: Vec::new(),
+            roots: Vec::new(),
+            words,
+            state_roots,
+            filter_roots,
+        };
+        let mut eval = Evaluator::new(&plan.graph);
+        let mut slots: Vec<Value<'a>> = vec![Value::Null; width];
+        for raw in part.split(|b| *b == b'\n') {
+            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+            let status = self.decode_line(raw, &mut slots);
+            if let RecStatus::Ok { .. } = status {
+                eval.evaluate(&plan.graph, &slots);
+                let base = out.roots.len();
+                out.roots.resize(base + words, 0);
+                for (i, node) in root_nodes.iter().enumerate() {
+                    if eval.truth[*node as usize] == Truth::True {
+                        out.roots[base + i / 64] |= 1 << (i % 64);
+                    }
+                }
+                out.slots.extend(slots.iter_mut().map(std::mem::take));
+            }
+            out.records.push(DecodedLine { raw, status });
+        }
+        out
+    }
+
+    fn decode_line<'a>(&self, raw: &'a [u8], slots: &mut [Value<'a>]) -> RecStatus<'a> {
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            return RecStatus::Blank;
+        }
+        if raw.len() > self.max_line {
+            return RecStatus::Reject(format!(
+                "line of {} bytes is longer than max_line ({})",
+                raw.len(),
+                self.max_line
+            ));
+        }
+        let line = match std::str::from_utf8(raw) {
+            Ok(l) => l,
+            Err(e) => return RecStatus::Reject(format!("invalid UTF-8 at byte {}", e.valid_up_to())),
+        };
+        for s in slots.iter_mut() {
+            *s = Value::Null;
+        }
+        let decoded = match (self.format, self.header) {
+            (Format::Json, _) => decode::decode_json(line, self.fields, slots),
+            (Format::Csv, Some(h)) => decode::decode_csv(line, h, slots),
+            (Format::Csv, None) => return RecStatus::Reject("CSV line before any header".into()),
+        };
+        if let Err(e) = decoded {
+            return RecStatus::Reject(e.to_string());
+        }
+        if let Some(types) = self.columns {
+            for (i, ty) in types.iter().enumerate() {
+                if let Some(ty) = ty {
+                    let v = std::mem::take(&mut slots[i]);
+                    match decode::coerce(v, ty) {
+                        Ok(v) => slots[i] = v,
+                        Err(e) => return RecStatus::Reject(format!("field `{}`: {e}", self.plan.fields[i])),
+                    }
+                }
+            }
+        }
+        let ts = match self.plan.event_time_slot {
+            None => self.arrival_ms,
+            Some(slot) => match decode::event_time_ms(&slots[slot]) {
+                Some(t) => t,
+                None => {
+                    return RecStatus::Reject(format!(
+                        "missing or invalid event time `{}`",
+                        self.event_time.unwrap_or("")
+                    ))
+                }
+            },
+        };
+        RecStatus::Ok { ts, line }
     }
 }

@@ -82,7 +82,7 @@ impl Evaluator {
                     }
                     acc
                 }
-                Node::Not(c) => self.truth[*c as usize].not(),
+                Node::Not(c) => !self.truth[*c as usize],
                 Node::Const(t) => *t,
                 Node::Atom(_) => continue,
             };

@@ -121,7 +121,7 @@ impl OutRow<'_> {
                     t = t.or(Truth::from_option(v.sql_cmp(l).map(|o| o == Ordering::Equal)));
                 }
                 if *negated {
-                    t.not()
+                    !t
                 } else {
                     t
                 }
@@ -136,7 +136,7 @@ impl OutRow<'_> {
             }
             OutPred::And(a, b) => self.having(a).and(self.having(b)),
             OutPred::Or(a, b) => self.having(a).or(self.having(b)),
-            OutPred::Not(a) => self.having(a).not(),
+            OutPred::Not(a) => !self.having(a),
         }
     }
 }

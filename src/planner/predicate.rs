@@ -23,16 +23,20 @@ pub enum Truth {
     Unknown = 2,
 }
 
-impl Truth {
+impl std::ops::Not for Truth {
+    type Output = Truth;
+
     /// Three-valued NOT.
-    pub fn not(self) -> Truth {
+    fn not(self) -> Truth {
         match self {
             Truth::True => Truth::False,
             Truth::False => Truth::True,
             Truth::Unknown => Truth::Unknown,
         }
     }
+}
 
+impl Truth {
     /// Three-valued AND.
     pub fn and(self, other: Truth) -> Truth {
         match (self, other) {
@@ -155,7 +159,7 @@ impl Pred {
     pub fn negate(p: Pred) -> Pred {
         match p {
             Pred::Not(inner) => *inner,
-            Pred::Const(t) => Pred::Const(t.not()),
+            Pred::Const(t) => Pred::Const(!t),
             other => Pred::Not(Box::new(other)),
         }
     }
@@ -319,6 +323,6 @@ mod tests {
         assert_eq!(Unknown.and(True), Unknown);
         assert_eq!(Unknown.or(True), True);
         assert_eq!(Unknown.or(False), Unknown);
-        assert_eq!(Unknown.not(), Unknown);
+        assert_eq!(!Unknown, Unknown);
     }
 }

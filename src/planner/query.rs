@@ -37,7 +37,7 @@ pub enum QueryKind {
     /// No aggregates: each matching record is emitted, projected.
     Filter(Projection),
     /// Grouped aggregates, windowed or running.
-    Aggregate(AggQuery),
+    Aggregate(Box<AggQuery>),
 }
 
 /// What a filter query emits of each matching record.
@@ -189,7 +189,7 @@ pub fn resolve(name: &Ident, select: &Select, stream: &StreamDef, text: &str) ->
     let has_agg = select.items.iter().any(|i| matches!(i, SelectItem::Expr { expr: Expr::Agg(_), .. }));
     let is_aggregate = has_agg || !select.group_by.is_empty() || select.having.is_some();
     let kind = if is_aggregate {
-        QueryKind::Aggregate(schema.resolve_aggregate(select)?)
+        QueryKind::Aggregate(Box::new(schema.resolve_aggregate(select)?))
     } else {
         if let Some(w) = &select.window {
             let span = match w {
