@@ -67,7 +67,10 @@ fn ensure_data(dir: &Path, records: u64, seed: u64) -> Result<PathBuf> {
 }
 
 fn query_file(dir: &Path, data: &Path, count: usize, seed: u64) -> Result<PathBuf> {
-    let path = dir.join(format!("queries-{count}-{}.sql", data.file_name().unwrap_or_default().to_string_lossy()));
+    let path = dir.join(format!(
+        "queries-{count}-{}.sql",
+        data.file_name().unwrap_or_default().to_string_lossy()
+    ));
     let sql = crate::gen::generate_queries(&crate::gen::QueryConfig {
         count,
         seed,
@@ -95,7 +98,11 @@ pub fn measure(sql: &Path, unshared: bool, repeat: usize) -> Result<Measurement>
     let mut results = 0;
     for _ in 0..repeat.max(1) {
         let mut cmd = Command::new(&exe);
-        cmd.arg("run").arg(sql).arg("--stats").arg("--out").arg("/dev/null");
+        cmd.arg("run")
+            .arg(sql)
+            .arg("--stats")
+            .arg("--out")
+            .arg("/dev/null");
         if unshared {
             cmd.arg("--unshared");
         }
@@ -104,7 +111,10 @@ pub fn measure(sql: &Path, unshared: bool, repeat: usize) -> Result<Measurement>
         if !out.status.success() {
             bail!("shoal run failed on {}: {stderr}", sql.display());
         }
-        let line = stderr.lines().find(|l| l.starts_with("records ")).context("no stats line")?;
+        let line = stderr
+            .lines()
+            .find(|l| l.starts_with("records "))
+            .context("no stats line")?;
         let fields: Vec<&str> = line.split_whitespace().collect();
         let get = |k: &str| -> f64 {
             fields

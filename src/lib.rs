@@ -12,13 +12,13 @@
 
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod diagnostic;
+pub mod exec;
 pub mod gen;
 pub mod parser;
-pub mod value;
-pub mod exec;
 pub mod planner;
+pub mod run;
+pub mod value;
 pub mod value_map;
 pub mod watch;
-pub mod bench;
-pub mod run;

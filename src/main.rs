@@ -97,11 +97,17 @@ fn main() -> Result<()> {
             let files = if demo {
                 vec![shoal::run::demo_sql_file(200_000).context("preparing the demo")?]
             } else {
-                files.iter().map(|p| SqlFile::read(p)).collect::<Result<Vec<_>, _>>()?
+                files
+                    .iter()
+                    .map(|p| SqlFile::read(p))
+                    .collect::<Result<Vec<_>, _>>()?
             };
             let (explain, stats) = (explain || demo, stats || demo);
             let writer: Box<dyn Write> = match &out {
-                Some(p) => Box::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?),
+                Some(p) => Box::new(
+                    std::fs::File::create(p)
+                        .with_context(|| format!("creating {}", p.display()))?,
+                ),
                 None => Box::new(std::io::stdout().lock()),
             };
             let mut sink = JsonLinesSink::new(std::io::BufWriter::with_capacity(1 << 16, writer));
@@ -122,7 +128,8 @@ fn main() -> Result<()> {
             }
             if let Some(path) = rejects {
                 let mut w = std::io::BufWriter::new(
-                    std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?,
+                    std::fs::File::create(&path)
+                        .with_context(|| format!("creating {}", path.display()))?,
                 );
                 for r in &report.rejects {
                     serde_json::to_writer(&mut w, r)?;
@@ -160,8 +167,10 @@ fn main() -> Result<()> {
                     rate_per_s: rate,
                     ..TweetConfig::default()
                 };
-                std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-                let summary = write_tweets(&cfg, &out).with_context(|| format!("writing {}", out.display()))?;
+                std::fs::create_dir_all(&out)
+                    .with_context(|| format!("creating {}", out.display()))?;
+                let summary = write_tweets(&cfg, &out)
+                    .with_context(|| format!("writing {}", out.display()))?;
                 eprintln!(
                     "wrote {} tweets ({} bytes) in {} file(s) to {}",
                     summary.records,
@@ -170,7 +179,11 @@ fn main() -> Result<()> {
                     out.display()
                 );
             }
-            GenCommand::Queries { count, seed, source_dir } => {
+            GenCommand::Queries {
+                count,
+                seed,
+                source_dir,
+            } => {
                 let sql = generate_queries(&QueryConfig {
                     count,
                     seed,

@@ -94,11 +94,14 @@ impl SqlFile {
 }
 
 fn exec_file(engine: &mut Engine, f: &SqlFile) -> Result<(), RunError> {
-    engine.execute(&f.text).map(|_| ()).map_err(|error| RunError::Statement {
-        file: f.path.clone(),
-        rendered: error.render(&f.text),
-        error,
-    })
+    engine
+        .execute(&f.text)
+        .map(|_| ())
+        .map_err(|error| RunError::Statement {
+            file: f.path.clone(),
+            rendered: error.render(&f.text),
+            error,
+        })
 }
 
 struct Counting<'s> {
@@ -121,10 +124,18 @@ fn now_ms() -> i64 {
 }
 
 /// Reads every `dir:` source of the engine's streams to its end, then flushes.
-pub fn drive(engine: &mut Engine, chunk_bytes: usize, sink: &mut dyn ResultSink) -> Result<(), RunError> {
+pub fn drive(
+    engine: &mut Engine,
+    chunk_bytes: usize,
+    sink: &mut dyn ResultSink,
+) -> Result<(), RunError> {
     let sources: Vec<(String, PathBuf)> = engine
         .streams()
-        .filter_map(|s| s.def().source_dir().map(|d| (s.def().name.clone(), PathBuf::from(d))))
+        .filter_map(|s| {
+            s.def()
+                .source_dir()
+                .map(|d| (s.def().name.clone(), PathBuf::from(d)))
+        })
         .collect();
     for (stream, dir_path) in sources {
         let files = dir::list_files(&dir_path).map_err(|source| RunError::Io {
@@ -149,14 +160,21 @@ pub fn drive(engine: &mut Engine, chunk_bytes: usize, sink: &mut dyn ResultSink)
 }
 
 /// Runs statement files over their sources, writing results to `sink`.
-pub fn run(files: &[SqlFile], opts: &RunOptions, sink: &mut dyn ResultSink) -> Result<RunReport, RunError> {
+pub fn run(
+    files: &[SqlFile],
+    opts: &RunOptions,
+    sink: &mut dyn ResultSink,
+) -> Result<RunReport, RunError> {
     let chunk = opts.chunk_bytes.unwrap_or(dir::CHUNK_BYTES);
     let mut shared = Engine::new();
     for f in files {
         exec_file(&mut shared, f)?;
     }
     let explain = shared.explain(None);
-    let mut counting = Counting { inner: sink, count: 0 };
+    let mut counting = Counting {
+        inner: sink,
+        count: 0,
+    };
     let start = Instant::now();
     let mut report = RunReport {
         explain,
@@ -166,7 +184,9 @@ pub fn run(files: &[SqlFile], opts: &RunOptions, sink: &mut dyn ResultSink) -> R
         drive(&mut shared, chunk, &mut counting)?;
         for s in shared.streams() {
             report.records += s.stats().records_in;
-            report.streams.insert(s.def().name.clone(), s.stats().clone());
+            report
+                .streams
+                .insert(s.def().name.clone(), s.stats().clone());
             report.rejects.extend(s.rejects().cloned());
         }
     } else {
@@ -178,8 +198,12 @@ pub fn run(files: &[SqlFile], opts: &RunOptions, sink: &mut dyn ResultSink) -> R
             for s in stmts {
                 let text = &f.text[s.span.start..s.span.end];
                 match &s.statement {
-                    Statement::CreateStream(_) => stream_stmts.push((s.statement.clone(), text.to_string())),
-                    Statement::CreateQuery(_) => query_stmts.push((s.statement.clone(), text.to_string())),
+                    Statement::CreateStream(_) => {
+                        stream_stmts.push((s.statement.clone(), text.to_string()))
+                    }
+                    Statement::CreateQuery(_) => {
+                        query_stmts.push((s.statement.clone(), text.to_string()))
+                    }
                     _ => {}
                 }
             }
@@ -188,9 +212,11 @@ pub fn run(files: &[SqlFile], opts: &RunOptions, sink: &mut dyn ResultSink) -> R
         for (q, qtext) in &query_stmts {
             let mut e = Engine::new();
             for (st, text) in &stream_stmts {
-                e.execute_statement(st, text, 0).expect("stream executed above");
+                e.execute_statement(st, text, 0)
+                    .expect("stream executed above");
             }
-            e.execute_statement(q, qtext, 0).expect("query executed above");
+            e.execute_statement(q, qtext, 0)
+                .expect("query executed above");
             drive(&mut e, chunk, &mut counting)?;
             for s in e.streams() {
                 let name = s.def().name.clone();
@@ -238,7 +264,10 @@ pub fn demo_sql_file(records: u64) -> Result<SqlFile, RunError> {
         crate::gen::write_tweets(&cfg, &dir).map_err(io)?;
         std::fs::write(&marker, b"").map_err(io)?;
     }
-    let text = include_str!("../examples/tweets.sql").replace("dir:examples/data/tweets", &format!("dir:{}", dir.display()));
+    let text = include_str!("../examples/tweets.sql").replace(
+        "dir:examples/data/tweets",
+        &format!("dir:{}", dir.display()),
+    );
     Ok(SqlFile {
         path: "examples/tweets.sql (demo)".into(),
         text,

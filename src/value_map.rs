@@ -48,7 +48,9 @@ impl<V> ValueMap<V> {
 
     /// The entry for `key`, if any.
     pub fn get(&self, key: &Value<'_>) -> Option<&V> {
-        self.table.find(hash_value(key), |(k, _)| k == key).map(|(_, v)| v)
+        self.table
+            .find(hash_value(key), |(k, _)| k == key)
+            .map(|(_, v)| v)
     }
 
     /// The entry for `key`, inserted with `make` when absent.
@@ -56,7 +58,10 @@ impl<V> ValueMap<V> {
         let entry = self
             .table
             .entry(hash_value(key), |(k, _)| k == key, |(k, _)| hash_value(k));
-        &mut entry.or_insert_with(|| (key.to_owned_value(), make())).into_mut().1
+        &mut entry
+            .or_insert_with(|| (key.to_owned_value(), make()))
+            .into_mut()
+            .1
     }
 
     /// Inserts `key` with `value` when absent; returns whether it was absent.

@@ -62,7 +62,12 @@ impl Acc {
                     *c += 1;
                 }
             }
-            Acc::Sum { int, float, any_float, n } => match v {
+            Acc::Sum {
+                int,
+                float,
+                any_float,
+                n,
+            } => match v {
                 Some(Value::Int(i)) => {
                     *int += *i as i128;
                     *n += 1;
@@ -76,14 +81,20 @@ impl Acc {
             },
             Acc::Min(cur) => {
                 if let Some(v) = v.filter(|v| !v.is_null()) {
-                    if cur.as_ref().is_none_or(|c| v.total_cmp(c) == Ordering::Less) {
+                    if cur
+                        .as_ref()
+                        .is_none_or(|c| v.total_cmp(c) == Ordering::Less)
+                    {
                         *cur = Some(v.to_owned_value());
                     }
                 }
             }
             Acc::Max(cur) => {
                 if let Some(v) = v.filter(|v| !v.is_null()) {
-                    if cur.as_ref().is_none_or(|c| v.total_cmp(c) == Ordering::Greater) {
+                    if cur
+                        .as_ref()
+                        .is_none_or(|c| v.total_cmp(c) == Ordering::Greater)
+                    {
                         *cur = Some(v.to_owned_value());
                     }
                 }
@@ -101,7 +112,12 @@ impl Acc {
         match (self, other) {
             (Acc::Count(a), Acc::Count(b)) => *a += b,
             (
-                Acc::Sum { int, float, any_float, n },
+                Acc::Sum {
+                    int,
+                    float,
+                    any_float,
+                    n,
+                },
                 Acc::Sum {
                     int: i2,
                     float: f2,
@@ -120,7 +136,9 @@ impl Acc {
                 }
             }
             (Acc::Max(a), Acc::Max(Some(b))) => {
-                if a.as_ref().is_none_or(|x| b.total_cmp(x) == Ordering::Greater) {
+                if a.as_ref()
+                    .is_none_or(|x| b.total_cmp(x) == Ordering::Greater)
+                {
                     *a = Some(b.clone());
                 }
             }
@@ -137,7 +155,12 @@ impl Acc {
             Acc::Count(c) => Value::Int(*c),
             Acc::Distinct(s) => Value::Int(s.len() as i64),
             Acc::Sum { n: 0, .. } => Value::Null,
-            Acc::Sum { int, float, any_float, n } => {
+            Acc::Sum {
+                int,
+                float,
+                any_float,
+                n,
+            } => {
                 if func == AggFunc::Avg {
                     Value::Float((*int as f64 + *float) / *n as f64)
                 } else if *any_float {
@@ -211,12 +234,27 @@ mod tests {
     #[test]
     fn finals() {
         let ints = [Value::Int(2), Value::Int(3), Value::Null];
-        assert_eq!(fold(&spec(AggFunc::Sum, false), &ints).finish(AggFunc::Sum), Value::Int(5));
-        assert!(matches!(fold(&spec(AggFunc::Avg, false), &ints).finish(AggFunc::Avg), Value::Float(f) if f == 2.5));
-        assert_eq!(fold(&spec(AggFunc::Count, false), &ints).finish(AggFunc::Count), Value::Int(2));
-        assert_eq!(fold(&spec(AggFunc::Sum, false), &[Value::Null]).finish(AggFunc::Sum), Value::Null);
         assert_eq!(
-            fold(&spec(AggFunc::Max, false), &[Value::Str("b".into()), Value::Str("a".into())]).finish(AggFunc::Max),
+            fold(&spec(AggFunc::Sum, false), &ints).finish(AggFunc::Sum),
+            Value::Int(5)
+        );
+        assert!(
+            matches!(fold(&spec(AggFunc::Avg, false), &ints).finish(AggFunc::Avg), Value::Float(f) if f == 2.5)
+        );
+        assert_eq!(
+            fold(&spec(AggFunc::Count, false), &ints).finish(AggFunc::Count),
+            Value::Int(2)
+        );
+        assert_eq!(
+            fold(&spec(AggFunc::Sum, false), &[Value::Null]).finish(AggFunc::Sum),
+            Value::Null
+        );
+        assert_eq!(
+            fold(
+                &spec(AggFunc::Max, false),
+                &[Value::Str("b".into()), Value::Str("a".into())]
+            )
+            .finish(AggFunc::Max),
             Value::Str("b".into())
         );
     }

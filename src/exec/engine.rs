@@ -13,13 +13,13 @@ use super::result::{QueryResult, ResultBody, ResultSink};
 use super::state::{AggState, KeyCombos};
 use super::window::{close_windows, emit_running, AggRuntime};
 use crate::diagnostic::Diagnostic;
+use crate::parser::ast::DataType;
 use crate::parser::{self, ast::Span, Ident, Statement};
 use crate::planner::catalog::{Format, StreamDef};
 use crate::planner::graph::ScannerCache;
 use crate::planner::plan::{assign_state, build_plan, StateDesc, StateId, StreamPlan};
 use crate::planner::query::{resolve, QueryKind, QuerySpec};
 use crate::planner::{explain, Truth};
-use crate::parser::ast::DataType;
 use crate::value::Value;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -192,8 +192,13 @@ impl StreamRuntime {
     }
 
     fn rebuild(&mut self) -> Result<(), String> {
-        let plan = build_plan(self.def.clone(), &self.queries, &self.state_descs, &mut self.cache)
-            .map_err(|e| e.0.message)?;
+        let plan = build_plan(
+            self.def.clone(),
+            &self.queries,
+            &self.state_descs,
+            &mut self.cache,
+        )
+        .map_err(|e| e.0.message)?;
         self.field_set = FieldSet::new(plan.fields.clone());
         self.plan = Arc::new(plan);
         self.plan_version += 1;
@@ -250,7 +255,13 @@ impl StreamRuntime {
     }
 
     /// Pushes a batch of complete lines through the plan.
-    fn push<'a>(&mut self, origin: &mut Origin, data: &'a [u8], arrival_ms: i64, sink: &mut dyn ResultSink) {
+    fn push<'a>(
+        &mut self,
+        origin: &mut Origin,
+        data: &'a [u8],
+        arrival_ms: i64,
+        sink: &mut dyn ResultSink,
+    ) {
         let plan = self.plan.clone();
         let mut data = data.strip_suffix(b"\n").unwrap_or(data);
         if data.is_empty() {
@@ -276,7 +287,12 @@ impl StreamRuntime {
                 .map(|f| cols.iter().find(|(n, _)| n == f).map(|(_, t)| t.clone()))
                 .collect()
         });
-        if self.def.format == Format::Csv && origin.csv_header.as_ref().is_none_or(|(v, _)| *v != self.plan_version) {
+        if self.def.format == Format::Csv
+            && origin
+                .csv_header
+                .as_ref()
+                .is_none_or(|(v, _)| *v != self.plan_version)
+        {
             let header_line = origin.csv_header_line.clone().unwrap_or_default();
             match CsvHeader::parse(&header_line, &self.field_set) {
                 Ok(h) => {
@@ -307,14 +323,28 @@ impl StreamRuntime {
             event_time: self.def.event_time.as_deref(),
             arrival_ms,
         };
-        let parts = split_lines(data, if data.len() >= PARALLEL_MIN_BYTES { WORKERS } else { 1 });
+        let parts = split_lines(
+            data,
+            if data.len() >= PARALLEL_MIN_BYTES {
+                WORKERS
+            } else {
+                1
+            },
+        );
         let decoded: Vec<Decoded<'a>> = if parts.len() == 1 {
             vec![ctx.decode(parts[0])]
         } else {
             std::thread::scope(|s| {
-                let handles: Vec<_> = parts[1..].iter().map(|p| s.spawn(|| ctx.decode(p))).collect();
+                let handles: Vec<_> = parts[1..]
+                    .iter()
+                    .map(|p| s.spawn(|| ctx.decode(p)))
+                    .collect();
                 let mut out = vec![ctx.decode(parts[0])];
-                out.extend(handles.into_iter().map(|h| h.join().expect("decode worker panicked")));
+                out.extend(
+                    handles
+                        .into_iter()
+                        .map(|h| h.join().expect("decode worker panicked")),
+                );
                 out
             })
         };
@@ -328,10 +358,20 @@ impl StreamRuntime {
 
     /// Phase 2, in input order: counters, rejects, lateness, filter output,
     /// aggregation.
-    fn apply<'a>(&mut self, plan: &StreamPlan, d: &Decoded<'a>, origin: &mut Origin, sink: &mut dyn ResultSink) {
+    fn apply<'a>(
+        &mut self,
+        plan: &StreamPlan,
+        d: &Decoded<'a>,
+        origin: &mut Origin,
+        sink: &mut dyn ResultSink,
+    ) {
         let width = plan.fields.len();
         let words = d.words;
-        let mut combos: Vec<KeyCombos> = plan.key_lists.iter().map(|_| KeyCombos::default()).collect();
+        let mut combos: Vec<KeyCombos> = plan
+            .key_lists
+            .iter()
+            .map(|_| KeyCombos::default())
+            .collect();
         let mut combo_done = vec![false; plan.key_lists.len()];
         let delay = self.def.watermark_ms;
         let mut ok_index = 0usize;
@@ -381,7 +421,9 @@ impl StreamRuntime {
                             let (_, header) = origin.csv_header.as_ref().expect("header set");
                             match decode::csv_row_object(line, header) {
                                 Ok(obj) => ResultBody::RawRow(Arc::from(
-                                    serde_json::to_string(&obj).expect("object serializes").as_str(),
+                                    serde_json::to_string(&obj)
+                                        .expect("object serializes")
+                                        .as_str(),
                                 )),
                                 Err(_) => continue,
                             }
@@ -411,7 +453,8 @@ impl StreamRuntime {
                     .expect("state exists")
                     .table_for(st.pane_ms, ts);
                 for k in 0..combo.len() {
-                    let accs = table.group_mut(combo.hashes[k], || combo.key(k, keys, slots), &st.accs);
+                    let accs =
+                        table.group_mut(combo.hashes[k], || combo.key(k, keys, slots), &st.accs);
                     for (acc, input) in accs.iter_mut().zip(&st.accs) {
                         acc.update(input.slot.map(|s| &slots[s]));
                     }
@@ -424,7 +467,10 @@ impl StreamRuntime {
     /// Emits every window that ends at or before `watermark`, then drops
     /// panes no query needs any more.
     fn close_windows(&mut self, watermark: i64, sink: &mut dyn ResultSink) {
-        let mut counter = CountingSink { inner: sink, count: 0 };
+        let mut counter = CountingSink {
+            inner: sink,
+            count: 0,
+        };
         for q in self.aggs.values_mut() {
             let Some(w) = q.agg().window else { continue };
             let state = self.states.get(&q.state).expect("state exists");
@@ -450,10 +496,17 @@ impl StreamRuntime {
 
     fn flush(&mut self, sink: &mut dyn ResultSink) {
         self.close_windows(i64::MAX, sink);
-        let mut counter = CountingSink { inner: sink, count: 0 };
+        let mut counter = CountingSink {
+            inner: sink,
+            count: 0,
+        };
         for q in self.aggs.values() {
             if q.agg().window.is_none() {
-                emit_running(q, self.states.get(&q.state).expect("state exists"), &mut counter);
+                emit_running(
+                    q,
+                    self.states.get(&q.state).expect("state exists"),
+                    &mut counter,
+                );
             }
         }
         self.stats.results_out += counter.count;
@@ -461,10 +514,17 @@ impl StreamRuntime {
 
     /// Emits the running totals of the running-total queries (for periodic emission).
     pub fn emit_running_totals(&mut self, sink: &mut dyn ResultSink) {
-        let mut counter = CountingSink { inner: sink, count: 0 };
+        let mut counter = CountingSink {
+            inner: sink,
+            count: 0,
+        };
         for q in self.aggs.values() {
             if q.agg().window.is_none() {
-                emit_running(q, self.states.get(&q.state).expect("state exists"), &mut counter);
+                emit_running(
+                    q,
+                    self.states.get(&q.state).expect("state exists"),
+                    &mut counter,
+                );
             }
         }
         self.stats.results_out += counter.count;
@@ -513,7 +573,12 @@ impl Engine {
 
     /// Executes one parsed statement. `text` is its source, `offset` where it
     /// starts in the text whose spans it carries.
-    pub fn execute_statement(&mut self, stmt: &Statement, text: &str, offset: usize) -> Result<Outcome, StatementError> {
+    pub fn execute_statement(
+        &mut self,
+        stmt: &Statement,
+        text: &str,
+        offset: usize,
+    ) -> Result<Outcome, StatementError> {
         let _ = offset;
         match stmt {
             Statement::CreateStream(cs) => {
@@ -525,7 +590,8 @@ impl Engine {
                     ));
                 }
                 let def = StreamDef::from_ast(cs, text).map_err(invalid)?;
-                self.streams.insert(def.name.clone(), StreamRuntime::new(def));
+                self.streams
+                    .insert(def.name.clone(), StreamRuntime::new(def));
                 Ok(Outcome::StreamCreated {
                     name: cs.name.name.clone(),
                 })
@@ -538,8 +604,11 @@ impl Engine {
                 })
             }
             Statement::DropQuery { name } => {
-                self.drop_query(&name.name).map_err(|m| StatementError::new(ErrorKind::NotFound, m, name.span))?;
-                Ok(Outcome::QueryDropped { name: name.name.clone() })
+                self.drop_query(&name.name)
+                    .map_err(|m| StatementError::new(ErrorKind::NotFound, m, name.span))?;
+                Ok(Outcome::QueryDropped {
+                    name: name.name.clone(),
+                })
             }
             Statement::DropStream { name } => {
                 let Some(rt) = self.streams.get(&name.name) else {
@@ -553,12 +622,18 @@ impl Engine {
                     let names: Vec<&str> = rt.queries.keys().map(|k| k.as_ref()).collect();
                     return Err(StatementError::new(
                         ErrorKind::Conflict,
-                        format!("stream `{}` is still read by {}; drop them first", name.name, names.join(", ")),
+                        format!(
+                            "stream `{}` is still read by {}; drop them first",
+                            name.name,
+                            names.join(", ")
+                        ),
                         name.span,
                     ));
                 }
                 self.streams.remove(&name.name);
-                Ok(Outcome::StreamDropped { name: name.name.clone() })
+                Ok(Outcome::StreamDropped {
+                    name: name.name.clone(),
+                })
             }
             Statement::Explain { stream } => {
                 if let Some(s) = stream {
@@ -577,7 +652,12 @@ impl Engine {
         }
     }
 
-    fn create_query(&mut self, name: &Ident, select: &crate::parser::Select, text: &str) -> Result<String, StatementError> {
+    fn create_query(
+        &mut self,
+        name: &Ident,
+        select: &crate::parser::Select,
+        text: &str,
+    ) -> Result<String, StatementError> {
         if self.query_stream.contains_key(name.name.as_str()) {
             return Err(StatementError::new(
                 ErrorKind::Conflict,
@@ -601,7 +681,12 @@ impl Engine {
         let spec = resolve(name, select, &rt.def, text).map_err(invalid)?;
         let saved_descs = rt.state_descs.clone();
         let saved_next = rt.next_state;
-        let assigned = assign_state(&mut rt.state_descs, &mut rt.next_state, &spec, rt.stats.records_in);
+        let assigned = assign_state(
+            &mut rt.state_descs,
+            &mut rt.next_state,
+            &spec,
+            rt.stats.records_in,
+        );
         let spec_name = spec.name.clone();
         rt.queries.insert(spec_name.clone(), spec.clone());
         if let Err(e) = rt.rebuild() {
@@ -619,7 +704,12 @@ impl Engine {
             let acc_map = agg
                 .aggs
                 .iter()
-                .map(|a| desc.accs.iter().position(|x| x == a).expect("state has the query's aggregates"))
+                .map(|a| {
+                    desc.accs
+                        .iter()
+                        .position(|x| x == a)
+                        .expect("state has the query's aggregates")
+                })
                 .collect();
             let first_start = match rt.max_ts {
                 Some(t) => t.saturating_add(1),
@@ -646,7 +736,10 @@ impl Engine {
         let Some(stream) = self.query_stream.remove(name) else {
             return Err(format!("no query named `{name}`"));
         };
-        let rt = self.streams.get_mut(&stream).expect("query's stream exists");
+        let rt = self
+            .streams
+            .get_mut(&stream)
+            .expect("query's stream exists");
         rt.queries.remove(name);
         if let Some(q) = rt.aggs.remove(name) {
             let desc = rt.state_descs.get_mut(&q.state).expect("state exists");
@@ -656,7 +749,8 @@ impl Engine {
                 rt.states.remove(&q.state);
             }
         }
-        rt.rebuild().expect("a plan without a query builds when the plan with it did");
+        rt.rebuild()
+            .expect("a plan without a query builds when the plan with it did");
         Ok(())
     }
 
@@ -672,7 +766,10 @@ impl Engine {
         arrival_ms: i64,
         sink: &mut dyn ResultSink,
     ) -> Result<(), String> {
-        let rt = self.streams.get_mut(stream).ok_or_else(|| format!("no stream named `{stream}`"))?;
+        let rt = self
+            .streams
+            .get_mut(stream)
+            .ok_or_else(|| format!("no stream named `{stream}`"))?;
         rt.push(origin, data, arrival_ms, sink);
         Ok(())
     }
@@ -722,7 +819,8 @@ impl Engine {
 
     /// True when the query is a filter (emits records, not groups).
     pub fn is_filter(&self, name: &str) -> bool {
-        self.query(name).is_some_and(|q| matches!(q.kind, QueryKind::Filter(_)))
+        self.query(name)
+            .is_some_and(|q| matches!(q.kind, QueryKind::Filter(_)))
     }
 }
 
@@ -861,7 +959,9 @@ impl DecodeCtx<'_> {
         }
         let line = match std::str::from_utf8(raw) {
             Ok(l) => l,
-            Err(e) => return RecStatus::Reject(format!("invalid UTF-8 at byte {}", e.valid_up_to())),
+            Err(e) => {
+                return RecStatus::Reject(format!("invalid UTF-8 at byte {}", e.valid_up_to()))
+            }
         };
         for s in slots.iter_mut() {
             *s = Value::Null;
@@ -880,7 +980,12 @@ impl DecodeCtx<'_> {
                     let v = std::mem::take(&mut slots[i]);
                     match decode::coerce(v, ty) {
                         Ok(v) => slots[i] = v,
-                        Err(e) => return RecStatus::Reject(format!("field `{}`: {e}", self.plan.fields[i])),
+                        Err(e) => {
+                            return RecStatus::Reject(format!(
+                                "field `{}`: {e}",
+                                self.plan.fields[i]
+                            ))
+                        }
                     }
                 }
             }

@@ -45,17 +45,35 @@ impl Evaluator {
         }
         for s in &graph.singles {
             let (node, t) = match s {
-                SingleAtom::Cmp { node, slot, op, value } => (
+                SingleAtom::Cmp {
+                    node,
+                    slot,
+                    op,
+                    value,
+                } => (
                     *node,
                     Truth::from_option(record[*slot].sql_cmp(value).map(|o| cmp_holds(*op, o))),
                 ),
-                SingleAtom::CmpFields { node, left, op, right } => (
+                SingleAtom::CmpFields {
+                    node,
+                    left,
+                    op,
+                    right,
+                } => (
                     *node,
-                    Truth::from_option(record[*left].sql_cmp(&record[*right]).map(|o| cmp_holds(*op, o))),
+                    Truth::from_option(
+                        record[*left]
+                            .sql_cmp(&record[*right])
+                            .map(|o| cmp_holds(*op, o)),
+                    ),
                 ),
                 SingleAtom::IsNull { node, slot } => (
                     *node,
-                    if record[*slot].is_null() { Truth::True } else { Truth::False },
+                    if record[*slot].is_null() {
+                        Truth::True
+                    } else {
+                        Truth::False
+                    },
                 ),
             };
             self.truth[node as usize] = t;

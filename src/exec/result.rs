@@ -49,7 +49,11 @@ impl Serialize for Obj<'_> {
 impl Serialize for QueryResult {
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
         match &self.body {
-            ResultBody::Aggregate { window, group, values } => {
+            ResultBody::Aggregate {
+                window,
+                group,
+                values,
+            } => {
                 let mut m = ser.serialize_map(Some(5))?;
                 m.serialize_entry("query", self.query.as_ref())?;
                 m.serialize_entry("window_start", &window.map(|w| w.0))?;
@@ -151,7 +155,10 @@ mod tests {
             body: ResultBody::Aggregate {
                 window: Some((1_700_000_000_000, 1_700_000_030_000)),
                 group: vec![("country".into(), Value::Str("US".into()))],
-                values: vec![("n".into(), Value::Int(12)), ("avg_rt".into(), Value::Float(3.5))],
+                values: vec![
+                    ("n".into(), Value::Int(12)),
+                    ("avg_rt".into(), Value::Float(3.5)),
+                ],
             },
         };
         assert_eq!(

@@ -31,7 +31,12 @@ pub struct GroupTable {
 impl GroupTable {
     /// The accumulators of the group whose key is `key`, created when absent.
     #[inline]
-    pub fn group_mut<'v, 'a: 'v, I>(&mut self, hash: u64, key: impl Fn() -> I, accs: &[AccInput]) -> &mut Vec<Acc>
+    pub fn group_mut<'v, 'a: 'v, I>(
+        &mut self,
+        hash: u64,
+        key: impl Fn() -> I,
+        accs: &[AccInput],
+    ) -> &mut Vec<Acc>
     where
         I: Iterator<Item = &'v Value<'a>>,
     {
@@ -48,7 +53,8 @@ impl GroupTable {
             .into_mut();
         if g.accs.len() < accs.len() {
             let have = g.accs.len();
-            g.accs.extend(accs[have..].iter().map(|a| Acc::new(&a.spec)));
+            g.accs
+                .extend(accs[have..].iter().map(|a| Acc::new(&a.spec)));
         }
         &mut g.accs
     }
@@ -56,11 +62,9 @@ impl GroupTable {
     /// Merges a group (from another table) into this one.
     pub fn merge_group(&mut self, key: &[OwnedValue], accs: &[Acc]) {
         let hash = hash_values(key.iter());
-        let entry = self.table.entry(
-            hash,
-            |g| *g.key == *key,
-            |g| hash_values(g.key.iter()),
-        );
+        let entry = self
+            .table
+            .entry(hash, |g| *g.key == *key, |g| hash_values(g.key.iter()));
         let g = entry
             .or_insert_with(|| Group {
                 key: key.into(),
@@ -139,7 +143,12 @@ impl AggState {
 
     /// Rough bytes held.
     pub fn approx_bytes(&self) -> usize {
-        self.running.approx_bytes() + self.panes.values().map(GroupTable::approx_bytes).sum::<usize>()
+        self.running.approx_bytes()
+            + self
+                .panes
+                .values()
+                .map(GroupTable::approx_bytes)
+                .sum::<usize>()
     }
 }
 
@@ -169,7 +178,8 @@ impl KeyCombos {
         let has_array = slots.iter().any(|s| matches!(record[*s], Value::Array(_)));
         if !has_array {
             self.picks.extend(std::iter::repeat_n(WHOLE, slots.len()));
-            self.hashes.push(hash_values(slots.iter().map(|s| &record[*s])));
+            self.hashes
+                .push(hash_values(slots.iter().map(|s| &record[*s])));
             return;
         }
         // Distinct element choices per component.
@@ -198,8 +208,9 @@ impl KeyCombos {
                 self.picks.push(ch[*c]);
             }
             let picks = &self.picks[start..];
-            self.hashes
-                .push(hash_values(slots.iter().zip(picks).map(|(s, p)| pick(record, *s, *p))));
+            self.hashes.push(hash_values(
+                slots.iter().zip(picks).map(|(s, p)| pick(record, *s, *p)),
+            ));
             // Advance the odometer.
             let mut i = slots.len();
             loop {
@@ -234,7 +245,10 @@ impl KeyCombos {
         record: &'r [Value<'a>],
     ) -> impl Iterator<Item = &'r Value<'a>> + 'r {
         let picks = &self.picks[i * self.width..(i + 1) * self.width];
-        slots.iter().zip(picks).map(move |(s, p)| pick(record, *s, *p))
+        slots
+            .iter()
+            .zip(picks)
+            .map(move |(s, p)| pick(record, *s, *p))
     }
 }
 
@@ -255,7 +269,11 @@ mod tests {
     fn arrays_fan_out_to_distinct_elements() {
         let rec = vec![
             Value::Str("US".into()),
-            Value::Array(vec![Value::Str("a".into()), Value::Str("b".into()), Value::Str("a".into())]),
+            Value::Array(vec![
+                Value::Str("a".into()),
+                Value::Str("b".into()),
+                Value::Str("a".into()),
+            ]),
         ];
         let mut k = KeyCombos::default();
         k.compute(&[0, 1], &rec);
@@ -284,6 +302,9 @@ mod tests {
         t.group_mut(h, || [&k1].into_iter(), &accs)[0].update(None);
         assert_eq!(t.len(), 1);
         let g = t.groups().next().unwrap();
-        assert_eq!(g.accs[0].finish(crate::parser::ast::AggFunc::Count), Value::Int(2));
+        assert_eq!(
+            g.accs[0].finish(crate::parser::ast::AggFunc::Count),
+            Value::Int(2)
+        );
     }
 }

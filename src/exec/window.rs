@@ -46,7 +46,13 @@ fn floor_to(x: i128, step: i128) -> i128 {
 
 /// Emits every window of `q` that ends at or before `watermark` and has data,
 /// and advances `q.next_start` past them.
-pub fn close_windows(q: &mut AggRuntime, w: Window, state: &AggState, watermark: i64, sink: &mut dyn ResultSink) {
+pub fn close_windows(
+    q: &mut AggRuntime,
+    w: Window,
+    state: &AggState,
+    watermark: i64,
+    sink: &mut dyn ResultSink,
+) {
     let (size, slide) = (w.size_ms as i128, w.slide_ms as i128);
     let wm = watermark as i128;
     let lo = (q.next_start as i128).max(q.first_start as i128);
@@ -111,14 +117,18 @@ impl OutRow<'_> {
 
     fn having(&self, p: &OutPred) -> Truth {
         match p {
-            OutPred::Cmp(op, a, b) => {
-                Truth::from_option(self.operand(a).sql_cmp(self.operand(b)).map(|o| cmp_holds(*op, o)))
-            }
+            OutPred::Cmp(op, a, b) => Truth::from_option(
+                self.operand(a)
+                    .sql_cmp(self.operand(b))
+                    .map(|o| cmp_holds(*op, o)),
+            ),
             OutPred::In(a, list, negated) => {
                 let v = self.operand(a);
                 let mut t = Truth::False;
                 for l in list {
-                    t = t.or(Truth::from_option(v.sql_cmp(l).map(|o| o == Ordering::Equal)));
+                    t = t.or(Truth::from_option(
+                        v.sql_cmp(l).map(|o| o == Ordering::Equal),
+                    ));
                 }
                 if *negated {
                     !t
@@ -190,7 +200,12 @@ pub fn finish_groups<'g>(
         rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     }
     for r in rows {
-        let group: Row = agg.key_names.iter().cloned().zip(r.key.iter().cloned()).collect();
+        let group: Row = agg
+            .key_names
+            .iter()
+            .cloned()
+            .zip(r.key.iter().cloned())
+            .collect();
         let values: Row = agg
             .values
             .iter()
@@ -198,7 +213,11 @@ pub fn finish_groups<'g>(
             .collect();
         sink.emit(QueryResult {
             query: q.spec.name.clone(),
-            body: ResultBody::Aggregate { window, group, values },
+            body: ResultBody::Aggregate {
+                window,
+                group,
+                values,
+            },
         });
     }
 }

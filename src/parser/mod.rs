@@ -5,6 +5,8 @@
 //! its byte span; errors name the line, column and offending token.
 
 pub mod ast;
+pub mod grammar;
+pub mod lexer;
 
 pub use ast::*;
 
@@ -24,9 +26,8 @@ impl ParseError {
 
 /// Parses zero or more statements separated (and optionally ended) by `;`.
 pub fn parse_statements(src: &str) -> Result<Vec<SpannedStatement>, ParseError> {
-    let _ = src;
-    Err(ParseError(Diagnostic::new(
-        "parser not written yet",
-        Span::default(),
-    )))
+    let toks = lexer::tokenize(src).map_err(ParseError)?;
+    grammar::Parser::new(&toks, src.len())
+        .statements()
+        .map_err(ParseError)
 }

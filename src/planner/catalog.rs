@@ -57,7 +57,10 @@ impl StreamDef {
             let mut out = Vec::new();
             for c in cols {
                 if !seen.insert(c.name.name.as_str()) {
-                    return Err(err(format!("column `{}` declared twice", c.name.name), c.name.span));
+                    return Err(err(
+                        format!("column `{}` declared twice", c.name.name),
+                        c.name.span,
+                    ));
                 }
                 out.push((c.name.name.clone(), c.ty.clone()));
             }
@@ -128,7 +131,12 @@ impl StreamDef {
                 .map(|o| o.value_span)
                 .unwrap_or(cs.name.span);
             match cols.iter().find(|(n, _)| n == et) {
-                None => return Err(err(format!("event_time field `{et}` is not a declared column"), span)),
+                None => {
+                    return Err(err(
+                        format!("event_time field `{et}` is not a declared column"),
+                        span,
+                    ))
+                }
                 Some((_, DataType::Timestamp | DataType::BigInt)) => {}
                 Some((_, ty)) => {
                     return Err(err(

@@ -35,13 +35,22 @@ pub fn explain(
         Some(f) => format!("event time `{f}`, watermark {}", dur(s.watermark_ms)),
         None => "arrival time".to_string(),
     };
-    let _ = writeln!(out, "stream {} ({fmt}, {time}): {} queries", s.name, queries.len());
+    let _ = writeln!(
+        out,
+        "stream {} ({fmt}, {time}): {} queries",
+        s.name,
+        queries.len()
+    );
     let _ = writeln!(
         out,
         "  scan: each line decoded once, extracting {} field(s): {}{}",
         plan.fields.len(),
         plan.fields.join(", "),
-        if plan.needs_raw { " (and the whole record for SELECT *)" } else { "" }
+        if plan.needs_raw {
+            " (and the whole record for SELECT *)"
+        } else {
+            ""
+        }
     );
     // Every query that depends on each node, directly or through a parent.
     let mut users: Vec<BTreeSet<Arc<str>>> = vec![BTreeSet::new(); g.nodes.len()];
@@ -108,7 +117,11 @@ pub fn explain(
             );
         }
     }
-    let _ = writeln!(out, "  group keys: {} distinct list(s), each computed once per record", plan.key_lists.len());
+    let _ = writeln!(
+        out,
+        "  group keys: {} distinct list(s), each computed once per record",
+        plan.key_lists.len()
+    );
     for keys in &plan.key_lists {
         let names: Vec<&str> = keys.iter().map(|s| plan.fields[*s].as_str()).collect();
         let _ = writeln!(out, "    [{}]", names.join(", "));
@@ -145,14 +158,19 @@ pub fn explain(
             let _ = writeln!(out, "      {q}: {w}");
         }
     }
-    let filters: Vec<&QuerySpec> = queries.values().filter(|q| matches!(q.kind, QueryKind::Filter(_))).collect();
+    let filters: Vec<&QuerySpec> = queries
+        .values()
+        .filter(|q| matches!(q.kind, QueryKind::Filter(_)))
+        .collect();
     let _ = writeln!(out, "  filter queries: {}", filters.len());
     for f in plan.filters.iter() {
         let proj = match queries.get(&f.query).map(|q| &q.kind) {
             Some(QueryKind::Filter(Projection::Star)) => "*".to_string(),
-            Some(QueryKind::Filter(Projection::Fields(fs))) => {
-                fs.iter().map(|(n, _)| n.to_string()).collect::<Vec<_>>().join(", ")
-            }
+            Some(QueryKind::Filter(Projection::Fields(fs))) => fs
+                .iter()
+                .map(|(n, _)| n.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
             _ => String::new(),
         };
         let _ = writeln!(out, "    {} filter n{} emits {proj}", f.query, f.filter);
@@ -161,7 +179,10 @@ pub fn explain(
 }
 
 fn join_nodes(cs: &[NodeId], sep: &str) -> String {
-    cs.iter().map(|c| format!("n{c}")).collect::<Vec<_>>().join(sep)
+    cs.iter()
+        .map(|c| format!("n{c}"))
+        .collect::<Vec<_>>()
+        .join(sep)
 }
 
 fn abbreviate(names: &BTreeSet<Arc<str>>) -> String {

@@ -237,7 +237,11 @@ impl GraphBuilder {
 
     /// Groups the atoms into indexes and scanners. `slot_of` maps field names
     /// to record slots.
-    pub fn finish(self, slot_of: &dyn Fn(&str) -> usize, cache: &mut ScannerCache) -> Result<PredGraph, String> {
+    pub fn finish(
+        self,
+        slot_of: &dyn Fn(&str) -> usize,
+        cache: &mut ScannerCache,
+    ) -> Result<PredGraph, String> {
         let mut g = PredGraph {
             nodes: self.nodes,
             ..Default::default()
@@ -252,10 +256,13 @@ impl GraphBuilder {
                 Node::Const(t) => g.consts.push((id, *t)),
                 Node::And(_) | Node::Or(_) | Node::Not(_) => g.compound.push(id),
                 Node::Atom(a) => match a {
-                    Atom::In { field, .. } => eq_by_field.entry(field.clone()).or_default().push((id, a)),
-                    Atom::Contains { field, .. } | Atom::Matches { field, .. } => {
-                        scan_by_field.entry(field.clone()).or_default().push((id, a))
+                    Atom::In { field, .. } => {
+                        eq_by_field.entry(field.clone()).or_default().push((id, a))
                     }
+                    Atom::Contains { field, .. } | Atom::Matches { field, .. } => scan_by_field
+                        .entry(field.clone())
+                        .or_default()
+                        .push((id, a)),
                     Atom::Cmp { field, op, value } => g.singles.push(SingleAtom::Cmp {
                         node: id,
                         slot: slot_of(field),
@@ -282,7 +289,12 @@ impl GraphBuilder {
                 map: ValueMap::new(),
             };
             for (node, atom) in atoms {
-                let Atom::In { values, has_null, .. } = atom else { unreachable!("grouped as In") };
+                let Atom::In {
+                    values, has_null, ..
+                } = atom
+                else {
+                    unreachable!("grouped as In")
+                };
                 let ai = idx.atoms.len() as u32;
                 idx.atoms.push(EqAtom {
                     node,
@@ -310,7 +322,9 @@ impl GraphBuilder {
             for (node, atom) in atoms {
                 sc.nodes.push(node);
                 let (list, lnodes, pat) = match atom {
-                    Atom::Contains { literal, .. } => (&mut sc.literals, &mut sc.literal_nodes, literal),
+                    Atom::Contains { literal, .. } => {
+                        (&mut sc.literals, &mut sc.literal_nodes, literal)
+                    }
                     Atom::Matches { regex, .. } => (&mut sc.regexes, &mut sc.regex_nodes, regex),
                     _ => unreachable!("grouped as pattern atom"),
                 };

@@ -173,7 +173,12 @@ pub fn build_plan(
         fields.insert(et.clone());
     }
     let fields: Vec<String> = fields.into_iter().collect();
-    let slot_of = |name: &str| fields.iter().position(|f| f == name).expect("field collected");
+    let slot_of = |name: &str| {
+        fields
+            .iter()
+            .position(|f| f == name)
+            .expect("field collected")
+    };
 
     let mut gb = GraphBuilder::new();
     let mut users: BTreeMap<NodeId, BTreeSet<Arc<str>>> = BTreeMap::new();
@@ -181,7 +186,10 @@ pub fn build_plan(
     let mut plan_states = Vec::new();
     for (id, st) in states {
         let filter = gb.add(&st.filter);
-        users.entry(filter).or_default().extend(st.queries.iter().cloned());
+        users
+            .entry(filter)
+            .or_default()
+            .extend(st.queries.iter().cloned());
         let keys: Vec<usize> = st.keys.iter().map(|k| slot_of(k)).collect();
         let key_list = match key_lists.iter().position(|k| *k == keys) {
             Some(i) => i,
@@ -215,14 +223,19 @@ pub fn build_plan(
                 filter,
                 projection: match proj {
                     Projection::Star => None,
-                    Projection::Fields(fs) => Some(fs.iter().map(|(n, f)| (n.clone(), slot_of(f))).collect()),
+                    Projection::Fields(fs) => {
+                        Some(fs.iter().map(|(n, f)| (n.clone(), slot_of(f))).collect())
+                    }
                 },
             });
         }
     }
-    let graph = gb
-        .finish(&slot_of, cache)
-        .map_err(|e| PlanError(Diagnostic::new(format!("cannot compile the stream's regexes: {e}"), Span::default())))?;
+    let graph = gb.finish(&slot_of, cache).map_err(|e| {
+        PlanError(Diagnostic::new(
+            format!("cannot compile the stream's regexes: {e}"),
+            Span::default(),
+        ))
+    })?;
     cache.retain_used(&graph);
     let event_time_slot = stream.event_time.as_deref().map(slot_of);
     Ok(StreamPlan {

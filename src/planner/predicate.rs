@@ -248,7 +248,9 @@ impl fmt::Display for Atom {
                 fmt_value(value, f)
             }
             Atom::CmpFields { left, op, right } => write!(f, "{left} {} {right}", op.as_str()),
-            Atom::Contains { field, literal } => write!(f, "{field} CONTAINS {}", quote_str(literal)),
+            Atom::Contains { field, literal } => {
+                write!(f, "{field} CONTAINS {}", quote_str(literal))
+            }
             Atom::Matches { field, regex } => write!(f, "{field} MATCHES {}", quote_str(regex)),
             Atom::IsNull { field } => write!(f, "{field} IS NULL"),
         }
@@ -267,7 +269,11 @@ impl fmt::Display for Pred {
                 _ => write!(f, "NOT ({p})"),
             },
             Pred::And(ps) | Pred::Or(ps) => {
-                let sep = if matches!(self, Pred::And(_)) { " AND " } else { " OR " };
+                let sep = if matches!(self, Pred::And(_)) {
+                    " AND "
+                } else {
+                    " OR "
+                };
                 for (i, p) in ps.iter().enumerate() {
                     if i > 0 {
                         f.write_str(sep)?;
@@ -298,7 +304,10 @@ mod tests {
 
     #[test]
     fn and_is_order_insensitive_and_flat() {
-        let a = Pred::and(vec![eq("lang", "en"), Pred::and(vec![eq("c", "US"), eq("lang", "en")])]);
+        let a = Pred::and(vec![
+            eq("lang", "en"),
+            Pred::and(vec![eq("c", "US"), eq("lang", "en")]),
+        ]);
         let b = Pred::and(vec![eq("c", "US"), eq("lang", "en")]);
         assert_eq!(a, b);
         assert_eq!(a.to_string(), "c = 'US' AND lang = 'en'");
@@ -310,7 +319,10 @@ mod tests {
             Pred::and(vec![eq("a", "x"), Pred::Const(Truth::False)]),
             Pred::Const(Truth::False)
         );
-        assert_eq!(Pred::or(vec![eq("a", "x"), Pred::Const(Truth::False)]), eq("a", "x"));
+        assert_eq!(
+            Pred::or(vec![eq("a", "x"), Pred::Const(Truth::False)]),
+            eq("a", "x")
+        );
         let unknown_and = Pred::and(vec![eq("a", "x"), Pred::Const(Truth::Unknown)]);
         assert!(matches!(unknown_and, Pred::And(_)));
         assert_eq!(Pred::negate(Pred::negate(eq("a", "x"))), eq("a", "x"));

@@ -144,7 +144,9 @@ impl QuerySpec {
         collect_pred_fields(&self.filter, &mut out);
         match &self.kind {
             QueryKind::Filter(Projection::Star) => {}
-            QueryKind::Filter(Projection::Fields(fs)) => out.extend(fs.iter().map(|(_, f)| f.clone())),
+            QueryKind::Filter(Projection::Fields(fs)) => {
+                out.extend(fs.iter().map(|(_, f)| f.clone()))
+            }
             QueryKind::Aggregate(a) => {
                 out.extend(a.keys.iter().cloned());
                 out.extend(a.aggs.iter().filter_map(|s| s.arg.clone()));
@@ -180,13 +182,26 @@ fn err(message: impl Into<String>, span: Span) -> PlanError {
 pub const MAX_WINDOWS_PER_RECORD: i64 = 10_000;
 
 /// Resolves a query body against its stream.
-pub fn resolve(name: &Ident, select: &Select, stream: &StreamDef, text: &str) -> Result<QuerySpec, PlanError> {
+pub fn resolve(
+    name: &Ident,
+    select: &Select,
+    stream: &StreamDef,
+    text: &str,
+) -> Result<QuerySpec, PlanError> {
     let schema = Schema { stream };
     let filter = match &select.selection {
         Some(e) => schema.to_pred(e, 0)?,
         None => Pred::Const(Truth::True),
     };
-    let has_agg = select.items.iter().any(|i| matches!(i, SelectItem::Expr { expr: Expr::Agg(_), .. }));
+    let has_agg = select.items.iter().any(|i| {
+        matches!(
+            i,
+            SelectItem::Expr {
+                expr: Expr::Agg(_),
+                ..
+            }
+        )
+    });
     let is_aggregate = has_agg || !select.group_by.is_empty() || select.having.is_some();
     let kind = if is_aggregate {
         QueryKind::Aggregate(Box::new(schema.resolve_aggregate(select)?))
@@ -195,7 +210,10 @@ pub fn resolve(name: &Ident, select: &Select, stream: &StreamDef, text: &str) ->
             let span = match w {
                 WindowSpec::Tumbling { size } | WindowSpec::Sliding { size, .. } => size.span,
             };
-            return Err(err("WINDOW needs an aggregate query (add an aggregate such as count(*))", span));
+            return Err(err(
+                "WINDOW needs an aggregate query (add an aggregate such as count(*))",
+                span,
+            ));
         }
         if let Some(o) = select.order_by.first() {
             return Err(err("ORDER BY needs an aggregate query", o.expr.span()));
@@ -208,21 +226,34 @@ pub fn resolve(name: &Ident, select: &Select, stream: &StreamDef, text: &str) ->
         for item in &select.items {
             match item {
                 SelectItem::Wildcard(_) => star = true,
-                SelectItem::Expr { expr: Expr::Field(f), alias } => {
+                SelectItem::Expr {
+                    expr: Expr::Field(f),
+                    alias,
+                } => {
                     schema.field_type(f)?;
                     let out = alias.as_ref().unwrap_or(f).name.as_str();
                     fields.push((Arc::<str>::from(out), f.name.clone()));
                 }
                 SelectItem::Expr { expr, .. } => {
-                    return Err(err(format!("cannot select `{expr}`: expected a field or an aggregate"), expr.span()))
+                    return Err(err(
+                        format!("cannot select `{expr}`: expected a field or an aggregate"),
+                        expr.span(),
+                    ))
                 }
             }
         }
         if star && !fields.is_empty() {
-            return Err(err("`*` cannot be mixed with other select items", select.from.span));
+            return Err(err(
+                "`*` cannot be mixed with other select items",
+                select.from.span,
+            ));
         }
         check_unique(fields.iter().map(|(n, _)| n.clone()), select)?;
-        QueryKind::Filter(if star { Projection::Star } else { Projection::Fields(fields) })
+        QueryKind::Filter(if star {
+            Projection::Star
+        } else {
+            Projection::Fields(fields)
+        })
     };
     Ok(QuerySpec {
         name: Arc::from(name.name.as_str()),
@@ -246,7 +277,10 @@ fn check_unique(names: impl Iterator<Item = Arc<str>>, select: &Select) -> Resul
                     _ => None,
                 })
                 .unwrap_or(select.from.span);
-            return Err(err(format!("output name `{n}` is used twice; give one an alias"), span));
+            return Err(err(
+                format!("output name `{n}` is used twice; give one an alias"),
+                span,
+            ));
         }
     }
     Ok(())
@@ -265,12 +299,24 @@ impl Schema<'_> {
         match &self.stream.columns {
             None => Ok(None),
             Some(_) => self.stream.column_type(&f.name).map(Some).ok_or_else(|| {
-                err(format!("unknown field `{}` in stream `{}`", f.name, self.stream.name), f.span)
+                err(
+                    format!(
+                        "unknown field `{}` in stream `{}`",
+                        f.name, self.stream.name
+                    ),
+                    f.span,
+                )
             }),
         }
     }
 
-    fn literal(&self, ty: Option<&DataType>, field: &Ident, lit: &Literal, span: Span) -> Result<OwnedValue, PlanError> {
+    fn literal(
+        &self,
+        ty: Option<&DataType>,
+        field: &Ident,
+        lit: &Literal,
+        span: Span,
+    ) -> Result<OwnedValue, PlanError> {
         let v = literal_value(lit);
         let Some(ty) = ty else { return Ok(v) };
         let ok = match (ty, &v) {
@@ -290,7 +336,11 @@ impl Schema<'_> {
             Ok(v)
         } else {
             Err(err(
-                format!("type mismatch: `{}` is {ty} but {lit} is {}", field.name, literal_kind(lit)),
+                format!(
+                    "type mismatch: `{}` is {ty} but {lit} is {}",
+                    field.name,
+                    literal_kind(lit)
+                ),
                 span,
             ))
         }
@@ -301,10 +351,18 @@ impl Schema<'_> {
             return Err(err("expression nested too deeply", e.span()));
         }
         Ok(match e {
-            Expr::And(a, b) => Pred::and(vec![self.to_pred(a, depth + 1)?, self.to_pred(b, depth + 1)?]),
-            Expr::Or(a, b) => Pred::or(vec![self.to_pred(a, depth + 1)?, self.to_pred(b, depth + 1)?]),
+            Expr::And(a, b) => Pred::and(vec![
+                self.to_pred(a, depth + 1)?,
+                self.to_pred(b, depth + 1)?,
+            ]),
+            Expr::Or(a, b) => Pred::or(vec![
+                self.to_pred(a, depth + 1)?,
+                self.to_pred(b, depth + 1)?,
+            ]),
             Expr::Not(a, _) => Pred::negate(self.to_pred(a, depth + 1)?),
-            Expr::Literal(Literal::Bool(b), _) => Pred::Const(if *b { Truth::True } else { Truth::False }),
+            Expr::Literal(Literal::Bool(b), _) => {
+                Pred::Const(if *b { Truth::True } else { Truth::False })
+            }
             Expr::Literal(Literal::Null, _) => Pred::Const(Truth::Unknown),
             Expr::Field(f) => {
                 // A bare boolean field is `f = TRUE`.
@@ -312,10 +370,19 @@ impl Schema<'_> {
                 if let Some(t) = ty.filter(|t| **t != DataType::Boolean) {
                     return Err(err(format!("`{}` is {t}, not a condition", f.name), f.span));
                 }
-                Pred::Atom(Atom::In { field: f.name.clone(), values: vec![Value::Bool(true)], has_null: false })
+                Pred::Atom(Atom::In {
+                    field: f.name.clone(),
+                    values: vec![Value::Bool(true)],
+                    has_null: false,
+                })
             }
             Expr::Cmp { op, left, right } => self.cmp_pred(*op, left, right)?,
-            Expr::InList { expr, list, negated, span } => {
+            Expr::InList {
+                expr,
+                list,
+                negated,
+                span,
+            } => {
                 let f = self.expect_field(expr, "IN")?;
                 let ty = self.field_type(f)?;
                 self.no_array(ty, f, "IN")?;
@@ -332,7 +399,11 @@ impl Schema<'_> {
                 let p = if values.is_empty() && !has_null {
                     Pred::Const(Truth::False)
                 } else {
-                    Pred::Atom(Atom::In { field: f.name.clone(), values, has_null })
+                    Pred::Atom(Atom::In {
+                        field: f.name.clone(),
+                        values,
+                        has_null,
+                    })
                 };
                 if *negated {
                     Pred::negate(p)
@@ -344,31 +415,65 @@ impl Schema<'_> {
                 let f = self.expect_field(expr, "CONTAINS")?;
                 match self.field_type(f)? {
                     None | Some(DataType::Text) | Some(DataType::Array(_)) => {}
-                    Some(t) => return Err(err(format!("CONTAINS needs text or an array, but `{}` is {t}", f.name), f.span)),
+                    Some(t) => {
+                        return Err(err(
+                            format!("CONTAINS needs text or an array, but `{}` is {t}", f.name),
+                            f.span,
+                        ))
+                    }
                 }
-                Pred::Atom(Atom::Contains { field: f.name.clone(), literal: pattern.clone() })
+                Pred::Atom(Atom::Contains {
+                    field: f.name.clone(),
+                    literal: pattern.clone(),
+                })
             }
-            Expr::Matches { expr, pattern, pattern_span } => {
+            Expr::Matches {
+                expr,
+                pattern,
+                pattern_span,
+            } => {
                 let f = self.expect_field(expr, "MATCHES")?;
                 match self.field_type(f)? {
                     None | Some(DataType::Text) | Some(DataType::Array(_)) => {}
-                    Some(t) => return Err(err(format!("MATCHES needs text, but `{}` is {t}", f.name), f.span)),
+                    Some(t) => {
+                        return Err(err(
+                            format!("MATCHES needs text, but `{}` is {t}", f.name),
+                            f.span,
+                        ))
+                    }
                 }
                 if let Err(e) = regex_automata::meta::Regex::new(pattern) {
-                    let detail = e.syntax_error().map(|s| s.to_string()).unwrap_or_else(|| e.to_string());
+                    let detail = e
+                        .syntax_error()
+                        .map(|s| s.to_string())
+                        .unwrap_or_else(|| e.to_string());
                     let detail = detail.lines().last().unwrap_or("").trim().to_string();
                     return Err(err(format!("invalid regex: {detail}"), *pattern_span));
                 }
-                Pred::Atom(Atom::Matches { field: f.name.clone(), regex: pattern.clone() })
+                Pred::Atom(Atom::Matches {
+                    field: f.name.clone(),
+                    regex: pattern.clone(),
+                })
             }
             Expr::IsNull { expr, negated, .. } => {
                 let p = match expr.as_ref() {
                     Expr::Field(f) => {
                         self.field_type(f)?;
-                        Pred::Atom(Atom::IsNull { field: f.name.clone() })
+                        Pred::Atom(Atom::IsNull {
+                            field: f.name.clone(),
+                        })
                     }
-                    Expr::Literal(l, _) => Pred::Const(if matches!(l, Literal::Null) { Truth::True } else { Truth::False }),
-                    other => return Err(err(format!("IS NULL needs a field, found `{other}`"), other.span())),
+                    Expr::Literal(l, _) => Pred::Const(if matches!(l, Literal::Null) {
+                        Truth::True
+                    } else {
+                        Truth::False
+                    }),
+                    other => {
+                        return Err(err(
+                            format!("IS NULL needs a field, found `{other}`"),
+                            other.span(),
+                        ))
+                    }
                 };
                 if *negated {
                     Pred::negate(p)
@@ -376,7 +481,12 @@ impl Schema<'_> {
                     p
                 }
             }
-            Expr::Agg(a) => return Err(err("aggregates are not allowed in WHERE; use HAVING", a.span)),
+            Expr::Agg(a) => {
+                return Err(err(
+                    "aggregates are not allowed in WHERE; use HAVING",
+                    a.span,
+                ))
+            }
             Expr::Literal(l, s) => return Err(err(format!("{l} is not a condition"), *s)),
         })
     }
@@ -384,13 +494,22 @@ impl Schema<'_> {
     fn expect_field<'e>(&self, e: &'e Expr, what: &str) -> Result<&'e Ident, PlanError> {
         match e {
             Expr::Field(f) => Ok(f),
-            other => Err(err(format!("{what} needs a field on its left, found `{other}`"), other.span())),
+            other => Err(err(
+                format!("{what} needs a field on its left, found `{other}`"),
+                other.span(),
+            )),
         }
     }
 
     fn no_array(&self, ty: Option<&DataType>, f: &Ident, what: &str) -> Result<(), PlanError> {
         if let Some(t @ DataType::Array(_)) = ty {
-            return Err(err(format!("cannot use {what} on `{}`, which is {t}; use CONTAINS", f.name), f.span));
+            return Err(err(
+                format!(
+                    "cannot use {what} on `{}`, which is {t}; use CONTAINS",
+                    f.name
+                ),
+                f.span,
+            ));
         }
         Ok(())
     }
@@ -404,13 +523,21 @@ impl Schema<'_> {
                 let value = self.literal(ty, f, lit, *span)?;
                 Ok(match (op, value) {
                     (_, Value::Null) => Pred::Const(Truth::Unknown),
-                    (CmpOp::Eq, v) => Pred::Atom(Atom::In { field: f.name.clone(), values: vec![v], has_null: false }),
+                    (CmpOp::Eq, v) => Pred::Atom(Atom::In {
+                        field: f.name.clone(),
+                        values: vec![v],
+                        has_null: false,
+                    }),
                     (CmpOp::NotEq, v) => Pred::negate(Pred::Atom(Atom::In {
                         field: f.name.clone(),
                         values: vec![v],
                         has_null: false,
                     })),
-                    (op, v) => Pred::Atom(Atom::Cmp { field: f.name.clone(), op, value: v }),
+                    (op, v) => Pred::Atom(Atom::Cmp {
+                        field: f.name.clone(),
+                        op,
+                        value: v,
+                    }),
                 })
             }
             (Expr::Field(a), Expr::Field(b)) => {
@@ -419,7 +546,9 @@ impl Schema<'_> {
                 self.no_array(ta, a, op.as_str())?;
                 self.no_array(tb, b, op.as_str())?;
                 if let (Some(x), Some(y)) = (ta, tb) {
-                    let numeric = |t: &DataType| matches!(t, DataType::BigInt | DataType::Double | DataType::Timestamp);
+                    let numeric = |t: &DataType| {
+                        matches!(t, DataType::BigInt | DataType::Double | DataType::Timestamp)
+                    };
                     if x != y && !(numeric(x) && numeric(y)) {
                         return Err(err(
                             format!("type mismatch: `{}` is {x} but `{}` is {y}", a.name, b.name),
@@ -427,14 +556,26 @@ impl Schema<'_> {
                         ));
                     }
                 }
-                Ok(Pred::Atom(Atom::CmpFields { left: a.name.clone(), op, right: b.name.clone() }))
+                Ok(Pred::Atom(Atom::CmpFields {
+                    left: a.name.clone(),
+                    op,
+                    right: b.name.clone(),
+                }))
             }
             (Expr::Literal(a, _), Expr::Literal(b, _)) => {
                 let (a, b) = (literal_value(a), literal_value(b));
-                Ok(Pred::Const(Truth::from_option(a.sql_cmp(&b).map(|o| cmp_holds(op, o)))))
+                Ok(Pred::Const(Truth::from_option(
+                    a.sql_cmp(&b).map(|o| cmp_holds(op, o)),
+                )))
             }
-            (Expr::Agg(a), _) | (_, Expr::Agg(a)) => Err(err("aggregates are not allowed in WHERE; use HAVING", a.span)),
-            (other, _) => Err(err(format!("cannot compare `{other}`: expected a field or a literal"), other.span())),
+            (Expr::Agg(a), _) | (_, Expr::Agg(a)) => Err(err(
+                "aggregates are not allowed in WHERE; use HAVING",
+                a.span,
+            )),
+            (other, _) => Err(err(
+                format!("cannot compare `{other}`: expected a field or a literal"),
+                other.span(),
+            )),
         }
     }
 
@@ -456,10 +597,16 @@ impl Schema<'_> {
                 SelectItem::Wildcard(s) => {
                     return Err(err("`*` cannot be selected in an aggregate query", *s));
                 }
-                SelectItem::Expr { expr: Expr::Field(f), alias } => {
+                SelectItem::Expr {
+                    expr: Expr::Field(f),
+                    alias,
+                } => {
                     let Some(i) = keys.iter().position(|k| *k == f.name) else {
                         return Err(err(
-                            format!("`{}` must appear in GROUP BY or be inside an aggregate", f.name),
+                            format!(
+                                "`{}` must appear in GROUP BY or be inside an aggregate",
+                                f.name
+                            ),
                             f.span,
                         ));
                     };
@@ -468,7 +615,10 @@ impl Schema<'_> {
                     }
                     outputs.push(key_names[i].clone());
                 }
-                SelectItem::Expr { expr: Expr::Agg(call), alias } => {
+                SelectItem::Expr {
+                    expr: Expr::Agg(call),
+                    alias,
+                } => {
                     let idx = self.agg_index(call, &mut aggs)?;
                     let name: Arc<str> = match alias {
                         Some(a) => Arc::from(a.name.as_str()),
@@ -478,12 +628,18 @@ impl Schema<'_> {
                     values.push((name, idx));
                 }
                 SelectItem::Expr { expr, .. } => {
-                    return Err(err(format!("cannot select `{expr}`: expected a field or an aggregate"), expr.span()))
+                    return Err(err(
+                        format!("cannot select `{expr}`: expected a field or an aggregate"),
+                        expr.span(),
+                    ))
                 }
             }
         }
         // Group keys not selected still name their group, under the field name.
-        let all_names = key_names.iter().cloned().chain(values.iter().map(|(n, _)| n.clone()));
+        let all_names = key_names
+            .iter()
+            .cloned()
+            .chain(values.iter().map(|(n, _)| n.clone()));
         check_unique(all_names, select)?;
         let _ = outputs;
         let mut q = AggQuery {
@@ -517,9 +673,15 @@ impl Schema<'_> {
                 return Err(err("the slide must not be longer than the window", span));
             }
             if size / slide > MAX_WINDOWS_PER_RECORD {
-                return Err(err(format!("window too many times its slide (at most {MAX_WINDOWS_PER_RECORD})"), span));
+                return Err(err(
+                    format!("window too many times its slide (at most {MAX_WINDOWS_PER_RECORD})"),
+                    span,
+                ));
             }
-            q.window = Some(Window { size_ms: size, slide_ms: slide });
+            q.window = Some(Window {
+                size_ms: size,
+                slide_ms: slide,
+            });
         }
         if let Some(d) = &select.emit_every {
             if d.ms <= 0 {
@@ -531,20 +693,30 @@ impl Schema<'_> {
 
     fn agg_index(&self, call: &AggCall, aggs: &mut Vec<AggSpec>) -> Result<usize, PlanError> {
         if call.distinct && call.func != AggFunc::Count {
-            return Err(err("DISTINCT is supported only in count(DISTINCT field)", call.span));
+            return Err(err(
+                "DISTINCT is supported only in count(DISTINCT field)",
+                call.span,
+            ));
         }
         if let Some(arg) = &call.arg {
             let ty = self.field_type(arg)?;
             if matches!(call.func, AggFunc::Sum | AggFunc::Avg) {
                 if let Some(t) = ty.filter(|t| !matches!(t, DataType::BigInt | DataType::Double)) {
                     return Err(err(
-                        format!("{} needs a number, but `{}` is {t}", call.func.as_str(), arg.name),
+                        format!(
+                            "{} needs a number, but `{}` is {t}",
+                            call.func.as_str(),
+                            arg.name
+                        ),
                         arg.span,
                     ));
                 }
             }
         } else if call.func != AggFunc::Count {
-            return Err(err(format!("{}(*) is not defined; name a field", call.func.as_str()), call.span));
+            return Err(err(
+                format!("{}(*) is not defined; name a field", call.func.as_str()),
+                call.span,
+            ));
         }
         let spec = AggSpec {
             func: call.func,
@@ -572,10 +744,16 @@ impl Schema<'_> {
                 if let Some(i) = q.keys.iter().position(|k| *k == f.name) {
                     return Ok(OutRef::Key(i));
                 }
-                Err(err(format!("`{}` is not an output or group key of this query", f.name), f.span))
+                Err(err(
+                    format!("`{}` is not an output or group key of this query", f.name),
+                    f.span,
+                ))
             }
             Expr::Agg(call) => Ok(OutRef::Agg(self.agg_index(call, &mut q.aggs)?)),
-            other => Err(err(format!("expected an output name or an aggregate, found `{other}`"), other.span())),
+            other => Err(err(
+                format!("expected an output name or an aggregate, found `{other}`"),
+                other.span(),
+            )),
         }
     }
 
@@ -591,15 +769,35 @@ impl Schema<'_> {
             return Err(err("expression nested too deeply", e.span()));
         }
         Ok(match e {
-            Expr::And(a, b) => OutPred::And(Box::new(self.out_pred(a, q, depth + 1)?), Box::new(self.out_pred(b, q, depth + 1)?)),
-            Expr::Or(a, b) => OutPred::Or(Box::new(self.out_pred(a, q, depth + 1)?), Box::new(self.out_pred(b, q, depth + 1)?)),
+            Expr::And(a, b) => OutPred::And(
+                Box::new(self.out_pred(a, q, depth + 1)?),
+                Box::new(self.out_pred(b, q, depth + 1)?),
+            ),
+            Expr::Or(a, b) => OutPred::Or(
+                Box::new(self.out_pred(a, q, depth + 1)?),
+                Box::new(self.out_pred(b, q, depth + 1)?),
+            ),
             Expr::Not(a, _) => OutPred::Not(Box::new(self.out_pred(a, q, depth + 1)?)),
-            Expr::Cmp { op, left, right } => OutPred::Cmp(*op, self.operand(left, q)?, self.operand(right, q)?),
-            Expr::InList { expr, list, negated, .. } => {
-                OutPred::In(self.operand(expr, q)?, list.iter().map(literal_value).collect(), *negated)
+            Expr::Cmp { op, left, right } => {
+                OutPred::Cmp(*op, self.operand(left, q)?, self.operand(right, q)?)
             }
+            Expr::InList {
+                expr,
+                list,
+                negated,
+                ..
+            } => OutPred::In(
+                self.operand(expr, q)?,
+                list.iter().map(literal_value).collect(),
+                *negated,
+            ),
             Expr::IsNull { expr, negated, .. } => OutPred::IsNull(self.operand(expr, q)?, *negated),
-            other => return Err(err(format!("`{other}` is not supported in HAVING"), other.span())),
+            other => {
+                return Err(err(
+                    format!("`{other}` is not supported in HAVING"),
+                    other.span(),
+                ))
+            }
         })
     }
 }

@@ -85,7 +85,13 @@ mod tests {
         std::fs::write(dir.join("a.txt"), "first\n").unwrap();
         std::fs::write(dir.join(".hidden"), "no\n").unwrap();
         let files = list_files(&dir).unwrap();
-        assert_eq!(files.iter().map(|p| p.file_name().unwrap().to_str().unwrap()).collect::<Vec<_>>(), ["a.txt", "b.txt"]);
+        assert_eq!(
+            files
+                .iter()
+                .map(|p| p.file_name().unwrap().to_str().unwrap())
+                .collect::<Vec<_>>(),
+            ["a.txt", "b.txt"]
+        );
         let mut got = Vec::new();
         for_each_chunk(&files[1], 100, |c| {
             assert!(c.ends_with(b"\n") || c.ends_with(b"newline"));

@@ -1,0 +1,417 @@
+//! Engine behaviour on small, hand-computed cases: windows, lateness, running
+//! totals, filters, registration mid-stream, drops, errors, EXPLAIN.
+
+use shoal::exec::{Engine, ErrorKind, Origin, QueryResult};
+
+fn engine(sql: &str) -> Engine {
+    let mut e = Engine::new();
+    if let Err(err) = e.execute(sql) {
+        panic!("{}", err.render(sql));
+    }
+    e
+}
+
+fn push(e: &mut Engine, stream: &str, lines: &str) -> Vec<QueryResult> {
+    let mut out = Vec::new();
+    let mut origin = Origin::new("test");
+    e.push_lines(stream, &mut origin, lines.as_bytes(), 0, &mut out)
+        .unwrap();
+    out
+}
+
+/// Results as sorted JSON lines, for comparison.
+fn lines(results: &[QueryResult]) -> Vec<String> {
+    let mut v: Vec<String> = results.iter().map(QueryResult::to_json).collect();
+    v.sort();
+    v
+}
+
+const READINGS: &str = "CREATE STREAM r (ts BIGINT, k TEXT, v BIGINT, tags TEXT[]) \
+    WITH (format = 'json', event_time = 'ts', watermark = '1s');";
+
+#[test]
+fn tumbling_and_sliding_windows_share_panes_and_agree_with_hand_counts() {
+    let mut e = engine(&format!(
+        "{READINGS}
+         CREATE QUERY tumble AS SELECT k, count(*) AS n, sum(v) AS s FROM r GROUP BY k WINDOW TUMBLING 10s;
+         CREATE QUERY slide AS SELECT k, count(*) AS n FROM r GROUP BY k WINDOW SLIDING 20s EVERY 10s;"
+    ));
+    let mut out = push(
+        &mut e,
+        "r",
+        r#"{"ts": 1000, "k": "a", "v": 1}
+{"ts": 9999, "k": "a", "v": 2}
+{"ts": 10000, "k": "b", "v": 5}
+{"ts": 15000, "k": "a", "v": 7}
+"#,
+    );
+    // Watermark is 14 s: windows ending by then are final.
+    assert_eq!(
+        lines(&out),
+        [
+            r#"{"query":"slide","window_start":-10000,"window_end":10000,"group":{"k":"a"},"values":{"n":2}}"#,
+            r#"{"query":"tumble","window_start":0,"window_end":10000,"group":{"k":"a"},"values":{"n":2,"s":3}}"#
+        ]
+    );
+    e.flush(&mut out);
+    let got = lines(&out);
+    let want = [
+        r#"{"query":"slide","window_start":-10000,"window_end":10000,"group":{"k":"a"},"values":{"n":2}}"#,
+        r#"{"query":"slide","window_start":0,"window_end":20000,"group":{"k":"a"},"values":{"n":3}}"#,
+        r#"{"query":"slide","window_start":0,"window_end":20000,"group":{"k":"b"},"values":{"n":1}}"#,
+        r#"{"query":"slide","window_start":10000,"window_end":30000,"group":{"k":"a"},"values":{"n":1}}"#,
+        r#"{"query":"slide","window_start":10000,"window_end":30000,"group":{"k":"b"},"values":{"n":1}}"#,
+        r#"{"query":"tumble","window_start":0,"window_end":10000,"group":{"k":"a"},"values":{"n":2,"s":3}}"#,
+        r#"{"query":"tumble","window_start":10000,"window_end":20000,"group":{"k":"a"},"values":{"n":1,"s":7}}"#,
+        r#"{"query":"tumble","window_start":10000,"window_end":20000,"group":{"k":"b"},"values":{"n":1,"s":5}}"#,
+    ];
+    assert_eq!(got, want);
+    // Both queries group by k with the same (empty) filter and 10 s panes: one state.
+    let plan = e.explain(None);
+    assert!(plan.contains("aggregation states: 1"), "{plan}");
+}
+
+#[test]
+fn late_records_are_dropped_and_counted() {
+    let mut e = engine(&format!(
+        "{READINGS} CREATE QUERY c AS SELECT count(*) AS n FROM r WINDOW TUMBLING 10s;"
+    ));
+    let mut out = push(
+        &mut e,
+        "r",
+        r#"{"ts": 5000, "k": "a"}
+{"ts": 3999, "k": "late"}
+{"ts": 4000, "k": "on time"}
+{"ts": 20000, "k": "a"}
+{"ts": 9000, "k": "late, window closed"}
+"#,
+    );
+    e.flush(&mut out);
+    assert_eq!(
+        lines(&out),
+        [
+            r#"{"query":"c","window_start":0,"window_end":10000,"group":{},"values":{"n":2}}"#,
+            r#"{"query":"c","window_start":20000,"window_end":30000,"group":{},"values":{"n":1}}"#,
+        ]
+    );
+    let stats = e.stream("r").unwrap().stats();
+    assert_eq!((stats.records_in, stats.accepted, stats.late), (5, 3, 2));
+}
+
+#[test]
+fn running_totals_having_order_and_limit() {
+    let mut e = engine(&format!(
+        "{READINGS} CREATE QUERY top AS SELECT k, count(*) AS n, max(v) AS mx FROM r \
+         GROUP BY k HAVING count(*) >= 2 ORDER BY n DESC LIMIT 2;"
+    ));
+    let mut out = push(
+        &mut e,
+        "r",
+        r#"{"ts": 1, "k": "a", "v": 1}
+{"ts": 2, "k": "b", "v": 2}
+{"ts": 3, "k": "b", "v": 3}
+{"ts": 4, "k": "c", "v": 4}
+{"ts": 5, "k": "c", "v": 5}
+{"ts": 6, "k": "c", "v": 6}
+{"ts": 7, "k": "d", "v": 7}
+{"ts": 8, "k": "d", "v": 8}
+"#,
+    );
+    assert!(out.is_empty(), "running totals wait for flush");
+    e.flush(&mut out);
+    let got: Vec<String> = out.iter().map(QueryResult::to_json).collect();
+    assert_eq!(
+        got,
+        [
+            r#"{"query":"top","window_start":null,"window_end":null,"group":{"k":"c"},"values":{"n":3,"mx":6}}"#,
+            r#"{"query":"top","window_start":null,"window_end":null,"group":{"k":"b"},"values":{"n":2,"mx":3}}"#,
+        ]
+    );
+}
+
+#[test]
+fn group_by_array_counts_each_distinct_element() {
+    let mut e = engine(&format!(
+        "{READINGS} CREATE QUERY tags AS SELECT tags AS tag, count(*) AS n FROM r GROUP BY tags;"
+    ));
+    let mut out = push(
+        &mut e,
+        "r",
+        r#"{"ts": 1, "tags": ["x", "y", "x"]}
+{"ts": 2, "tags": ["y"]}
+{"ts": 3, "tags": []}
+{"ts": 4}
+"#,
+    );
+    e.flush(&mut out);
+    assert_eq!(
+        lines(&out),
+        [
+            r#"{"query":"tags","window_start":null,"window_end":null,"group":{"tag":"x"},"values":{"n":1}}"#,
+            r#"{"query":"tags","window_start":null,"window_end":null,"group":{"tag":"y"},"values":{"n":2}}"#,
+            r#"{"query":"tags","window_start":null,"window_end":null,"group":{"tag":null},"values":{"n":1}}"#,
+        ]
+    );
+}
+
+#[test]
+fn filters_project_and_follow_three_valued_logic() {
+    let mut e = engine(
+        "CREATE STREAM t WITH (format = 'json');
+         CREATE QUERY a AS SELECT id, msg AS m FROM t WHERE msg CONTAINS 'ERROR' AND NOT (code = 5);
+         CREATE QUERY star AS SELECT * FROM t WHERE tags CONTAINS 'ops' OR msg MATCHES '^disk \\d+';",
+    );
+    let out = push(
+        &mut e,
+        "t",
+        r#"{"id": 1, "msg": "an error here", "code": 4}
+{"id": 2, "msg": "Error again", "code": 5}
+{"id": 3, "msg": "ERROR without code"}
+{"id": 4, "msg": "disk 42 full", "tags": ["Ops"]}
+{"id": 5, "msg": "fine", "tags": ["ops"]}
+"#,
+    );
+    assert_eq!(
+        out.iter().map(QueryResult::to_json).collect::<Vec<_>>(),
+        [
+            r#"{"query":"a","row":{"id":1,"m":"an error here"}}"#,
+            r#"{"query":"star","row":{"id": 4, "msg": "disk 42 full", "tags": ["Ops"]}}"#,
+            r#"{"query":"star","row":{"id": 5, "msg": "fine", "tags": ["ops"]}}"#,
+        ],
+        "id 3 has no code: NOT (NULL = 5) is unknown, so it does not match"
+    );
+}
+
+#[test]
+fn query_added_mid_stream_sees_only_later_windows() {
+    let mut e = engine(&format!(
+        "{READINGS} CREATE QUERY early AS SELECT count(*) AS n FROM r WINDOW TUMBLING 10s;"
+    ));
+    let mut out = push(&mut e, "r", "{\"ts\": 1000}\n{\"ts\": 12000}\n");
+    e.execute("CREATE QUERY late AS SELECT count(*) AS n FROM r WINDOW TUMBLING 10s;")
+        .unwrap();
+    out.extend(push(&mut e, "r", "{\"ts\": 13000}\n{\"ts\": 25000}\n"));
+    e.flush(&mut out);
+    let got = lines(&out);
+    assert_eq!(
+        got,
+        [
+            r#"{"query":"early","window_start":0,"window_end":10000,"group":{},"values":{"n":1}}"#,
+            r#"{"query":"early","window_start":10000,"window_end":20000,"group":{},"values":{"n":2}}"#,
+            r#"{"query":"early","window_start":20000,"window_end":30000,"group":{},"values":{"n":1}}"#,
+            r#"{"query":"late","window_start":20000,"window_end":30000,"group":{},"values":{"n":1}}"#,
+        ]
+    );
+}
+
+#[test]
+fn dropping_a_query_leaves_the_others_untouched() {
+    let sql = format!(
+        "{READINGS}
+         CREATE QUERY keep AS SELECT k, count(*) AS n FROM r WHERE v > 1 GROUP BY k WINDOW TUMBLING 10s;
+         CREATE QUERY gone AS SELECT k, sum(v) AS s FROM r WHERE v > 1 GROUP BY k WINDOW TUMBLING 10s;"
+    );
+    let data1 = "{\"ts\": 1000, \"k\": \"a\", \"v\": 2}\n{\"ts\": 2000, \"k\": \"a\", \"v\": 0}\n";
+    let data2 = "{\"ts\": 3000, \"k\": \"b\", \"v\": 3}\n{\"ts\": 14000, \"k\": \"a\", \"v\": 9}\n";
+    let mut with_drop = engine(&sql);
+    let mut a = push(&mut with_drop, "r", data1);
+    with_drop.execute("DROP QUERY gone").unwrap();
+    a.extend(push(&mut with_drop, "r", data2));
+    with_drop.flush(&mut a);
+    let mut alone = engine(&sql);
+    alone.drop_query("gone").unwrap();
+    let mut b = push(&mut alone, "r", data1);
+    b.extend(push(&mut alone, "r", data2));
+    alone.flush(&mut b);
+    assert_eq!(lines(&a), lines(&b));
+    assert_eq!(lines(&a).len(), 3);
+    let err = with_drop.execute("DROP QUERY gone").unwrap_err();
+    assert_eq!(err.kind, ErrorKind::NotFound);
+}
+
+#[test]
+fn malformed_records_are_rejected_with_reasons_and_counted() {
+    let mut e = engine(&format!(
+        "{READINGS} CREATE QUERY c AS SELECT count(*) AS n, sum(v) AS s FROM r;"
+    ));
+    let mut out = push(
+        &mut e,
+        "r",
+        "{\"ts\": 1, \"k\": \"a\"}\nnot json\n{\"ts\": 2, \"v\": \"text\"}\n{\"k\": \"no time\"}\n{\"ts\": 3}\n",
+    );
+    e.flush(&mut out);
+    assert_eq!(
+        lines(&out),
+        [
+            r#"{"query":"c","window_start":null,"window_end":null,"group":{},"values":{"n":2,"s":null}}"#
+        ]
+    );
+    let rt = e.stream("r").unwrap();
+    assert_eq!(rt.stats().rejected, 3);
+    let reasons: Vec<(u64, String)> = rt.rejects().map(|r| (r.line, r.reason.clone())).collect();
+    assert_eq!(reasons[0].0, 2);
+    assert!(reasons[0].1.contains("not a JSON object"), "{reasons:?}");
+    assert!(reasons[1].1.contains("field `v`"), "{reasons:?}");
+    assert!(reasons[2].1.contains("event time"), "{reasons:?}");
+}
+
+#[test]
+fn csv_streams_decode_by_header() {
+    let mut e = engine(
+        "CREATE STREAM c (ts TIMESTAMP, host TEXT, ms DOUBLE) WITH (format = 'csv', event_time = 'ts');
+         CREATE QUERY slow AS SELECT host, count(*) AS n, avg(ms) AS avg_ms FROM c WHERE ms > 100 GROUP BY host;",
+    );
+    let mut out = push(
+        &mut e,
+        "c",
+        "host,ts,ms\nweb1,2016-11-01T00:00:00Z,150\nweb2,2016-11-01T00:00:01Z,50\n\"web1\",1477958402000,250.5\n",
+    );
+    e.flush(&mut out);
+    assert_eq!(
+        lines(&out),
+        [
+            r#"{"query":"slow","window_start":null,"window_end":null,"group":{"host":"web1"},"values":{"n":2,"avg_ms":200.25}}"#
+        ]
+    );
+}
+
+#[test]
+fn statement_errors_point_at_the_token() {
+    let mut e = engine(READINGS);
+    let cases = [
+        (
+            "CREATE QUERY q AS SELECT count(*) FROM nope;",
+            ErrorKind::Invalid,
+            "nope",
+            "unknown stream `nope`",
+        ),
+        (
+            "CREATE QUERY q AS SELECT k FROM r WHERE colour = 'red';",
+            ErrorKind::Invalid,
+            "colour",
+            "unknown field `colour`",
+        ),
+        (
+            "CREATE QUERY q AS SELECT k FROM r WHERE v = 'ten';",
+            ErrorKind::Invalid,
+            "'ten'",
+            "type mismatch",
+        ),
+        (
+            "CREATE QUERY q AS SELECT k FROM r WHERE k MATCHES 'a(b';",
+            ErrorKind::Invalid,
+            "'a(b'",
+            "invalid regex",
+        ),
+        (
+            "CREATE QUERY q AS SELECT k, count(*) FROM r;",
+            ErrorKind::Invalid,
+            "k",
+            "must appear in GROUP BY",
+        ),
+        (
+            "CREATE QUERY q AS SELECT sum(k) FROM r;",
+            ErrorKind::Invalid,
+            "k",
+            "needs a number",
+        ),
+        (
+            "CREATE STREAM r WITH (format = 'json');",
+            ErrorKind::Conflict,
+            "r",
+            "already exists",
+        ),
+    ];
+    for (sql, kind, token, msg) in cases {
+        let err = e.execute(sql).unwrap_err();
+        assert_eq!(err.kind, kind, "{sql}");
+        assert_eq!(
+            err.diagnostic.token(sql),
+            token,
+            "{sql}: {}",
+            err.render(sql)
+        );
+        assert!(
+            err.diagnostic.message.contains(msg),
+            "{sql}: {}",
+            err.render(sql)
+        );
+        assert!(
+            err.render(sql).starts_with("line 1, column "),
+            "{}",
+            err.render(sql)
+        );
+    }
+    e.execute("CREATE QUERY q AS SELECT count(*) FROM r;")
+        .unwrap();
+    let err = e.execute("DROP STREAM r").unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Conflict);
+}
+
+#[test]
+fn explain_shows_shared_predicates_lookups_and_automata() {
+    let e = engine(
+        "CREATE STREAM t WITH (format = 'json', event_time = 'ts');
+         CREATE QUERY a AS SELECT count(*) FROM t WHERE lang = 'en' AND text CONTAINS 'hillary';
+         CREATE QUERY b AS SELECT country, count(*) FROM t WHERE text CONTAINS 'hillary' AND lang = 'en' GROUP BY country;
+         CREATE QUERY c AS SELECT id FROM t WHERE lang IN ('es', 'pt') AND text CONTAINS 'bernie';
+         CREATE QUERY d AS SELECT id FROM t WHERE text MATCHES 'vote\\s+for' OR text MATCHES '^rt ';",
+    );
+    let plan = e.explain(Some("t"));
+    expect_test::expect_file!["engine_explain.txt"].assert_eq(&plan);
+    // The shared sub-predicate is one node used by both queries.
+    assert!(
+        plan.contains("text CONTAINS 'hillary'   [2 queries: a, b]"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("hash lookup on `lang`: 3 value(s) answer 2 predicate(s)"),
+        "{plan}"
+    );
+    assert!(plan.contains("aho-corasick over 2 literal(s)"), "{plan}");
+    assert!(
+        plan.contains("regex-automata search over 2 pattern(s)"),
+        "{plan}"
+    );
+}
+
+#[test]
+fn results_do_not_depend_on_batching() {
+    let sql = format!(
+        "{READINGS}
+         CREATE QUERY w AS SELECT k, count(*) AS n, count(DISTINCT v) AS dv FROM r WHERE k != 'z' GROUP BY k WINDOW SLIDING 3s EVERY 1s;
+         CREATE QUERY f AS SELECT ts, k FROM r WHERE v >= 5;"
+    );
+    let mut data = String::new();
+    // Over 256 KiB, so the single batch is decoded by two threads.
+    for i in 0..12000i64 {
+        let ts = i * 10 - (i * 7919 % 13) * 200;
+        let k = ["a", "b", "z", "c"][(i % 4) as usize];
+        data.push_str(&format!(
+            "{{\"ts\": {ts}, \"k\": \"{k}\", \"v\": {}}}\n",
+            i % 9
+        ));
+    }
+    let run = |cut: usize| {
+        let mut e = engine(&sql);
+        let mut out = Vec::new();
+        let mut origin = Origin::new("x");
+        let bytes = data.as_bytes();
+        let mut start = 0;
+        while start < bytes.len() {
+            let mut end = (start + cut).min(bytes.len());
+            while end < bytes.len() && bytes[end - 1] != b'\n' {
+                end += 1;
+            }
+            e.push_lines("r", &mut origin, &bytes[start..end], 0, &mut out)
+                .unwrap();
+            start = end;
+        }
+        e.flush(&mut out);
+        (lines(&out), e.stream("r").unwrap().stats().late)
+    };
+    let whole = run(usize::MAX / 2);
+    assert!(whole.1 > 0, "the data has late records");
+    assert_eq!(whole, run(100));
+    assert_eq!(whole, run(7000));
+}
