@@ -325,9 +325,8 @@ impl<'t> Parser<'t> {
                     return Err(self.expected("a select item"));
                 }
                 let expr = self.operand()?;
-                let alias = if self.eat_kw("as") {
-                    Some(self.ident("an alias")?)
-                } else if self.is_ident_here() && !self.is_punct(",") {
+                // `AS` is optional before an alias.
+                let alias = if self.eat_kw("as") || self.is_ident_here() {
                     Some(self.ident("an alias")?)
                 } else {
                     None
