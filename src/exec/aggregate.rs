@@ -176,6 +176,48 @@ impl Acc {
         }
     }
 
+    /// The final value over several partials of the same aggregate, without
+    /// copying them (how a window is finished from its panes).
+    pub fn finish_many(parts: &[&Acc], func: AggFunc) -> OwnedValue {
+        match parts {
+            [one] => one.finish(func),
+            _ => match parts[0] {
+                Acc::Distinct(_) => {
+                    let mut seen: hashbrown::HashSet<&OwnedValue> = hashbrown::HashSet::new();
+                    for p in parts {
+                        if let Acc::Distinct(set) = p {
+                            seen.extend(set.iter().map(|(k, _)| k));
+                        }
+                    }
+                    Value::Int(seen.len() as i64)
+                }
+                Acc::Min(_) | Acc::Max(_) => {
+                    let want = if matches!(parts[0], Acc::Min(_)) {
+                        Ordering::Less
+                    } else {
+                        Ordering::Greater
+                    };
+                    let mut best: Option<&OwnedValue> = None;
+                    for p in parts {
+                        if let Acc::Min(Some(v)) | Acc::Max(Some(v)) = p {
+                            if best.is_none_or(|b| v.total_cmp(b) == want) {
+                                best = Some(v);
+                            }
+                        }
+                    }
+                    best.cloned().unwrap_or(Value::Null)
+                }
+                _ => {
+                    let mut total = parts[0].clone();
+                    for p in &parts[1..] {
+                        total.merge(p);
+                    }
+                    total.finish(func)
+                }
+            },
+        }
+    }
+
     /// Rough bytes held, for state-size reporting.
     pub fn approx_bytes(&self) -> usize {
         match self {
@@ -225,9 +267,15 @@ mod tests {
         ] {
             let s = spec(f, d);
             let whole = fold(&s, &vals);
-            let mut left = fold(&s, &vals[..2]);
-            left.merge(&fold(&s, &vals[2..]));
+            let (a, b) = (fold(&s, &vals[..2]), fold(&s, &vals[2..]));
+            let mut left = a.clone();
+            left.merge(&b);
             assert_eq!(whole.finish(f), left.finish(f), "{f:?} distinct={d}");
+            assert_eq!(
+                whole.finish(f),
+                Acc::finish_many(&[&a, &b], f),
+                "{f:?} distinct={d}"
+            );
         }
     }
 

@@ -348,31 +348,62 @@ impl StreamRuntime {
                 out
             })
         };
-        for d in &decoded {
-            self.apply(&plan, d, origin, sink);
+        let accepted: Vec<Vec<(usize, i64)>> = decoded
+            .iter()
+            .map(|d| self.apply(&plan, d, origin, sink))
+            .collect();
+        let total: usize = accepted.iter().map(Vec::len).sum();
+        // Phase 2b: aggregation. States are independent, so they are split
+        // over threads; each walks the accepted records in input order.
+        let mut by_state: HashMap<StateId, &mut AggState> =
+            self.states.iter_mut().map(|(k, v)| (*k, v)).collect();
+        let mut groups: Vec<Vec<(usize, &mut AggState)>> =
+            (0..WORKERS).map(|_| Vec::new()).collect();
+        for (i, st) in plan.states.iter().enumerate() {
+            if let Some(state) = by_state.remove(&st.id) {
+                groups[i % WORKERS].push((i, state));
+            }
+        }
+        if total >= PARALLEL_MIN_RECORDS && plan.states.len() > 1 {
+            std::thread::scope(|s| {
+                let mut it = groups.into_iter();
+                let first = it.next().unwrap_or_default();
+                let handles: Vec<_> = it
+                    .map(|g| {
+                        let (plan, decoded, accepted) = (&plan, &decoded, &accepted);
+                        s.spawn(move || update_states(plan, decoded, accepted, g))
+                    })
+                    .collect();
+                update_states(&plan, &decoded, &accepted, first);
+                for h in handles {
+                    h.join().expect("aggregation worker panicked");
+                }
+            });
+        } else {
+            update_states(
+                &plan,
+                &decoded,
+                &accepted,
+                groups.into_iter().flatten().collect(),
+            );
         }
         if let Some(wm) = self.watermark() {
             self.close_windows(wm, sink);
         }
     }
 
-    /// Phase 2, in input order: counters, rejects, lateness, filter output,
-    /// aggregation.
+    /// Phase 2a, in input order: counters, rejects, lateness, filter output.
+    /// Returns the accepted records (index among the decoded ones, event time).
     fn apply<'a>(
         &mut self,
         plan: &StreamPlan,
         d: &Decoded<'a>,
         origin: &mut Origin,
         sink: &mut dyn ResultSink,
-    ) {
+    ) -> Vec<(usize, i64)> {
         let width = plan.fields.len();
         let words = d.words;
-        let mut combos: Vec<KeyCombos> = plan
-            .key_lists
-            .iter()
-            .map(|_| KeyCombos::default())
-            .collect();
-        let mut combo_done = vec![false; plan.key_lists.len()];
+        let mut accepted = Vec::new();
         let delay = self.def.watermark_ms;
         let mut ok_index = 0usize;
         let mut out_count = 0u64;
@@ -436,32 +467,10 @@ impl StreamRuntime {
                     body,
                 });
             }
-            combo_done.iter_mut().for_each(|x| *x = false);
-            for (st, root) in plan.states.iter().zip(&d.state_roots) {
-                if !hit(*root) {
-                    continue;
-                }
-                let keys = &plan.key_lists[st.key_list];
-                let combo = &mut combos[st.key_list];
-                if !combo_done[st.key_list] {
-                    combo.compute(keys, slots);
-                    combo_done[st.key_list] = true;
-                }
-                let table = self
-                    .states
-                    .get_mut(&st.id)
-                    .expect("state exists")
-                    .table_for(st.pane_ms, ts);
-                for k in 0..combo.len() {
-                    let accs =
-                        table.group_mut(combo.hashes[k], || combo.key(k, keys, slots), &st.accs);
-                    for (acc, input) in accs.iter_mut().zip(&st.accs) {
-                        acc.update(input.slot.map(|s| &slots[s]));
-                    }
-                }
-            }
+            accepted.push((ok_index - 1, ts));
         }
         self.stats.results_out += out_count;
+        accepted
     }
 
     /// Emits every window that ends at or before `watermark`, then drops
@@ -828,6 +837,58 @@ fn invalid(e: crate::planner::PlanError) -> StatementError {
     StatementError {
         kind: ErrorKind::Invalid,
         diagnostic: e.0,
+    }
+}
+
+/// Accepted records in a batch from which aggregation is split over threads.
+const PARALLEL_MIN_RECORDS: usize = 2048;
+
+/// Phase 2b: updates the given states (plan index, state) with the accepted
+/// records of every part, in input order.
+fn update_states(
+    plan: &StreamPlan,
+    decoded: &[Decoded<'_>],
+    accepted: &[Vec<(usize, i64)>],
+    mut states: Vec<(usize, &mut AggState)>,
+) {
+    if states.is_empty() {
+        return;
+    }
+    let width = plan.fields.len();
+    let mut combos: Vec<KeyCombos> = plan
+        .key_lists
+        .iter()
+        .map(|_| KeyCombos::default())
+        .collect();
+    let mut combo_done = vec![false; plan.key_lists.len()];
+    for (d, acc) in decoded.iter().zip(accepted) {
+        let words = d.words;
+        for &(ok, ts) in acc {
+            let slots = &d.slots[ok * width..(ok + 1) * width];
+            let roots = &d.roots[ok * words..(ok + 1) * words];
+            combo_done.iter_mut().for_each(|x| *x = false);
+            for (i, state) in states.iter_mut() {
+                let root = d.state_roots[*i];
+                if roots[root / 64] & (1 << (root % 64)) == 0 {
+                    continue;
+                }
+                let st = &plan.states[*i];
+                let keys = &plan.key_lists[st.key_list];
+                let combo = &mut combos[st.key_list];
+                if !combo_done[st.key_list] {
+                    combo.compute(keys, slots);
+                    combo_done[st.key_list] = true;
+                }
+                let table = state.table_for(st.pane_ms, ts);
+                for k in 0..combo.len() {
+                    let accs =
+                        table.group_mut(combo.hashes[k], || combo.key(k, keys, slots), &st.accs);
+                    for (a, input) in accs.iter_mut().zip(&st.accs) {
+                        a.update(input.slot.map(|s| &slots[s]));
+                    }
+                }
+            }
+        }
     }
 }
 

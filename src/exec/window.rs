@@ -9,7 +9,7 @@
 
 use super::aggregate::Acc;
 use super::result::{QueryResult, ResultBody, ResultSink, Row};
-use super::state::{AggState, Group, GroupTable};
+use super::state::AggState;
 use crate::planner::query::{cmp_holds, AggQuery, OutOperand, OutPred, OutRef, Window};
 use crate::planner::{QuerySpec, StateId, Truth};
 use crate::value::{OwnedValue, Value};
@@ -78,11 +78,15 @@ pub fn close_windows(
     }
     for s in starts {
         let (start, end) = (s as i64, (s + size) as i64);
-        let mut merged = GroupTable::default();
+        // Each group's partials from every pane of the window, by reference:
+        // nothing is copied until the final values are computed.
+        let mut merged: hashbrown::HashMap<&[OwnedValue], Vec<&[Acc]>> = hashbrown::HashMap::new();
         for (_, t) in state.panes.range(start..end) {
-            merged.merge_table(t);
+            for g in t.groups() {
+                merged.entry(&g.key[..]).or_default().push(&g.accs[..]);
+            }
         }
-        finish_groups(q, merged.groups(), Some((start, end)), sink);
+        finish_groups(q, merged.into_iter(), Some((start, end)), sink);
     }
     let next = floor_to(wm - size, slide) + slide;
     if next > q.next_start as i128 {
@@ -92,7 +96,15 @@ pub fn close_windows(
 
 /// Emits the current running totals of `q`.
 pub fn emit_running(q: &AggRuntime, state: &AggState, sink: &mut dyn ResultSink) {
-    finish_groups(q, state.running.groups(), None, sink);
+    finish_groups(
+        q,
+        state
+            .running
+            .groups()
+            .map(|g| (&g.key[..], vec![&g.accs[..]])),
+        None,
+        sink,
+    );
 }
 
 struct OutRow<'g> {
@@ -155,21 +167,25 @@ impl OutRow<'_> {
 /// unordered queries by group key, so output is deterministic), `LIMIT`.
 pub fn finish_groups<'g>(
     q: &AggRuntime,
-    groups: impl Iterator<Item = &'g Group>,
+    groups: impl Iterator<Item = (&'g [OwnedValue], Vec<&'g [Acc]>)>,
     window: Option<(i64, i64)>,
     sink: &mut dyn ResultSink,
 ) {
     let agg = q.agg();
     let mut rows: Vec<OutRow<'g>> = groups
-        .map(|g| OutRow {
-            key: &g.key,
+        .map(|(key, parts)| OutRow {
+            key,
             aggs: agg
                 .aggs
                 .iter()
                 .zip(&q.acc_map)
-                .map(|(spec, i)| match g.accs.get(*i) {
-                    Some(a) => a.finish(spec.func),
-                    None => Acc::new(spec).finish(spec.func),
+                .map(|(spec, i)| {
+                    let accs: Vec<&Acc> = parts.iter().filter_map(|p| p.get(*i)).collect();
+                    if accs.is_empty() {
+                        Acc::new(spec).finish(spec.func)
+                    } else {
+                        Acc::finish_many(&accs, spec.func)
+                    }
                 })
                 .collect(),
         })
