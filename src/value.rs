@@ -317,7 +317,10 @@ mod tests {
             Value::Int(i64::MAX).sql_cmp(&Value::Float(9.223_372_036_854_776e18)),
             Some(Ordering::Less)
         );
-        assert_eq!(Value::Float(2.5).sql_cmp(&Value::Int(2)), Some(Ordering::Greater));
+        assert_eq!(
+            Value::Float(2.5).sql_cmp(&Value::Int(2)),
+            Some(Ordering::Greater)
+        );
     }
 
     #[test]
