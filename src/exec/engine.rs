@@ -688,20 +688,19 @@ impl Engine {
             ));
         };
         let spec = resolve(name, select, &rt.def, text).map_err(invalid)?;
-        let saved_descs = rt.state_descs.clone();
-        let saved_next = rt.next_state;
-        let assigned = assign_state(
-            &mut rt.state_descs,
-            &mut rt.next_state,
-            &spec,
-            rt.stats.records_in,
-        );
+        let assigned = assign_state(&mut rt.state_descs, &mut rt.next_state, &spec, rt.stats.records_in);
         let spec_name = spec.name.clone();
         rt.queries.insert(spec_name.clone(), spec.clone());
         if let Err(e) = rt.rebuild() {
+            // Undo: the query leaves its state, a state made for it goes.
             rt.queries.remove(&spec_name);
-            rt.state_descs = saved_descs;
-            rt.next_state = saved_next;
+            if let Some((id, new)) = assigned {
+                if new {
+                    rt.state_descs.remove(&id);
+                } else if let Some(d) = rt.state_descs.get_mut(&id) {
+                    d.queries.remove(&spec_name);
+                }
+            }
             return Err(StatementError::new(ErrorKind::Invalid, e, select.from.span));
         }
         if let Some((id, new)) = assigned {
