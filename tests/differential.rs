@@ -523,3 +523,107 @@ proptest! {
         check("shared", &shared, "line-by-line", &one_by_one, &sql)?;
     }
 }
+
+fn named(name: &str, select: Select) -> CreateQuery {
+    CreateQuery {
+        name: id(name),
+        select,
+    }
+}
+
+fn of_query(rs: &[NResult], q: &str) -> Vec<NResult> {
+    rs.iter().filter(|r| r.query == q).cloned().collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(48), max_shrink_iters: 2000, ..ProptestConfig::default() })]
+
+    /// Adding and dropping queries between batches leaves the other queries'
+    /// results unchanged; a query added mid-stream reports exactly the windows
+    /// that start after the largest event time seen when it was added; a
+    /// dropped query's results before the drop are correct.
+    #[test]
+    fn add_and_drop_between_batches(
+        watermark in prop::sample::select(vec![0i64, 100, 250, 1000]),
+        untouched in queries(6),
+        added in select(),
+        dropped in select(),
+        lines in prop::collection::vec(line(), 100..300),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 2..12),
+        add_at in any::<prop::sample::Index>(),
+        drop_at in any::<prop::sample::Index>(),
+    ) {
+        let lines = render(&lines);
+        let cuts = batches(&cuts, lines.len());
+        let add_at = add_at.index(cuts.len());
+        let drop_at = drop_at.index(cuts.len());
+        let stream = stream_stmt(watermark);
+        let added = named("added", added);
+        let dropped = named("dropped", dropped);
+        let mut base = vec![stream.clone()];
+        base.extend(untouched.iter().cloned().map(Statement::CreateQuery));
+        let sql: String = base
+            .iter()
+            .chain([&Statement::CreateQuery(dropped.clone()), &Statement::CreateQuery(added.clone())])
+            .map(|s| format!("{s};\n"))
+            .collect();
+
+        // With add and drop.
+        let mut e = Engine::new();
+        for s in &base {
+            exec(&mut e, s);
+        }
+        exec(&mut e, &Statement::CreateQuery(dropped.clone()));
+        let mut origin = Origin::new("file-a");
+        let mut out = Vec::new();
+        let mut boundary = 0;
+        for (i, c) in cuts.iter().enumerate() {
+            if i == add_at {
+                exec(&mut e, &Statement::CreateQuery(added.clone()));
+                boundary = c.start;
+            }
+            if i == drop_at {
+                e.drop_query("dropped").expect("dropped exists");
+            }
+            e.push_lines("s", &mut origin, &bytes(&lines[c.clone()]), 0, &mut out).expect("stream exists");
+        }
+        e.flush(&mut out);
+        let with = normalize(&out);
+
+        // Without.
+        let without = normalize(&run_engine(&base, &lines, &cuts));
+        for q in &untouched {
+            let name = &q.name.name;
+            check("without add/drop", &of_query(&without, name), "with add/drop", &of_query(&with, name), &sql)?;
+        }
+        let expected = reference::run(&base, &lines);
+        check("reference", &expected, "without add/drop", &without, &sql)?;
+
+        // The added query: records from the point it was added, windows
+        // starting after the largest event time seen before.
+        let conf = reference::StreamConf::from_ast(match &stream {
+            Statement::CreateStream(cs) => cs,
+            _ => unreachable!(),
+        });
+        let recs = reference::accept(&conf, &lines);
+        let max_before = recs.iter().filter(|r| r.line < boundary).map(|r| r.ts).max();
+        let after: Vec<&reference::Record> = recs.iter().filter(|r| r.line >= boundary).collect();
+        let expected_added: Vec<NResult> = reference::eval_query(&added, &after)
+            .into_iter()
+            .filter(|r| match &r.body {
+                reference::NBody::Agg { window: Some((start, _)), .. } => max_before.is_none_or(|m| *start > m),
+                _ => true,
+            })
+            .collect();
+        check("reference (added)", &expected_added, "added", &of_query(&with, "added"), &sql)?;
+
+        // The dropped query: whatever it emitted before the drop is right.
+        let all: Vec<&reference::Record> = recs.iter().collect();
+        let mut expected_dropped = reference::sorted(reference::eval_query(&dropped, &all));
+        for r in of_query(&with, "dropped") {
+            let pos = expected_dropped.iter().position(|x| x.approx_eq(&r));
+            prop_assert!(pos.is_some(), "dropped query emitted {:?}, which the reference does not have\n{}", r, sql);
+            expected_dropped.remove(pos.unwrap());
+        }
+    }
+}
