@@ -64,7 +64,9 @@ pub fn stream_stmt(watermark_ms: i64) -> Statement {
 // ---------------------------------------------------------------------------
 
 const KEYS: &[&str] = &["a", "b", "c", "A"];
-const WORDS: &[&str] = &["red", "Red", "RED", "blue", "green", "dark", "light"];
+const WORDS: &[&str] = &[
+    "red", "Red", "RED", "blue", "green", "dark", "light", "réd", "RÉD",
+];
 const TAGS: &[&str] = &["x", "y", "z", "X"];
 
 fn literal() -> impl Strategy<Value = Literal> {
@@ -110,7 +112,9 @@ fn leaf() -> impl Strategy<Value = Expr> {
             .prop_map(|(f, list, negated)| Expr::InList { expr: Box::new(field(f)), list, negated, span: Span::default() }),
         4 => (
             prop::sample::select(&["s", "tags", "k", "n"][..]),
-            prop::sample::select(&["red", "RED", "blu", "e r", "x", "X", "a", "ark li"][..]),
+            prop::sample::select(
+                &["red", "RED", "blu", "e r", "x", "X", "a", "ark li", "RéD", "rÉd"][..]
+            ),
         )
             .prop_map(|(f, p)| Expr::Contains { expr: Box::new(field(f)), pattern: p.to_string(), pattern_span: Span::default() }),
         3 => (
@@ -303,7 +307,7 @@ enum Line {
     Record {
         step: i64,
         back: i64,
-        k: Option<Option<&'static str>>,
+        k: Option<serde_json::Value>,
         n: Option<serde_json::Value>,
         s: Option<Vec<&'static str>>,
         tags: Option<Option<Vec<serde_json::Value>>>,
@@ -324,6 +328,14 @@ fn n_value() -> impl Strategy<Value = serde_json::Value> {
     ]
 }
 
+fn k_value() -> impl Strategy<Value = serde_json::Value> {
+    prop_oneof![
+        12 => prop::sample::select(KEYS).prop_map(serde_json::Value::from),
+        2 => Just(serde_json::Value::Null),
+        1 => prop::sample::select(vec![serde_json::json!(1), serde_json::json!(2.5), serde_json::json!(true)]),
+    ]
+}
+
 fn tag_value() -> impl Strategy<Value = serde_json::Value> {
     prop_oneof![
         8 => prop::sample::select(TAGS).prop_map(serde_json::Value::from),
@@ -335,10 +347,7 @@ fn line() -> impl Strategy<Value = Line> {
     let record = (
         0i64..30,
         prop_oneof![3 => Just(0i64), 1 => 0i64..300],
-        prop::option::weighted(
-            0.9,
-            prop::option::weighted(0.85, prop::sample::select(KEYS)),
-        ),
+        prop::option::weighted(0.9, k_value()),
         prop::option::weighted(0.85, n_value()),
         prop::option::weighted(
             0.85,
@@ -396,7 +405,7 @@ fn render(lines: &[Line]) -> Vec<String> {
                 let mut m = serde_json::Map::new();
                 m.insert("ts".into(), (clock - back).into());
                 if let Some(k) = k {
-                    m.insert("k".into(), k.map_or(serde_json::Value::Null, |k| k.into()));
+                    m.insert("k".into(), k.clone());
                 }
                 if let Some(n) = n {
                     m.insert("n".into(), n.clone());
