@@ -67,7 +67,7 @@ impl Ident {
 
 /// One statement of the language.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-#[allow(clippy::large_enum_variant)]
+#[allow(clippy::large_enum_variant)] // Statements are few; boxing would change the shape.
 pub enum Statement {
     /// `CREATE STREAM name [(columns)] WITH (options)`.
     CreateStream(CreateStream),
