@@ -578,6 +578,7 @@ proptest! {
         untouched in queries(6),
         added in select(),
         dropped in select(),
+        copies in (any::<prop::sample::Index>(), any::<prop::sample::Index>(), 0u8..4),
         lines in prop::collection::vec(line(), 100..300),
         cuts in prop::collection::vec(any::<prop::sample::Index>(), 2..12),
         add_at in any::<prop::sample::Index>(),
@@ -588,6 +589,17 @@ proptest! {
         let add_at = add_at.index(cuts.len());
         let drop_at = drop_at.index(cuts.len());
         let stream = stream_stmt(watermark);
+        // Sometimes the added or dropped query is a copy of an untouched one,
+        // so that it shares state with it.
+        let (ia, id_, which) = copies;
+        let added = match which {
+            1 | 3 => untouched[ia.index(untouched.len())].select.clone(),
+            _ => added,
+        };
+        let dropped = match which {
+            2 | 3 => untouched[id_.index(untouched.len())].select.clone(),
+            _ => dropped,
+        };
         let added = named("added", added);
         let dropped = named("dropped", dropped);
         let mut base = vec![stream.clone()];
