@@ -87,3 +87,55 @@ fn to_diagnostic(tokens: &[Token<'_>], e: PError) -> Diagnostic {
     };
     Diagnostic::new(message, tok.span)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(s: Span) -> (usize, usize) {
+        (s.start, s.end)
+    }
+
+    #[test]
+    fn statement_spans_exclude_semicolons_and_trivia() {
+        let src = " ; EXPLAIN  t ;-- c\nDROP QUERY q";
+        let stmts = parse_statements(src).unwrap();
+        assert_eq!(stmts.len(), 2);
+        assert_eq!(range(stmts[0].span), (3, 13));
+        assert_eq!(range(stmts[1].span), (20, 32));
+    }
+
+    #[test]
+    fn node_spans_point_into_the_source() {
+        let src = "CREATE STREAM s (tags TEXT[]) WITH (watermark = '5s')";
+        let stmts = parse_statements(src).unwrap();
+        let Statement::CreateStream(cs) = &stmts[0].statement else {
+            panic!("{:?}", stmts[0])
+        };
+        let cols = cs.columns.as_ref().expect("columns");
+        assert_eq!(&src[cols[0].name.span.start..cols[0].name.span.end], "tags");
+        assert_eq!(&src[cols[0].ty_span.start..cols[0].ty_span.end], "TEXT[]");
+        let opt = &cs.options[0];
+        assert_eq!(&src[opt.value_span.start..opt.value_span.end], "'5s'");
+
+        let src = "CREATE QUERY q AS SELECT n FROM t WINDOW SLIDING 5 m EVERY 10s";
+        let stmts = parse_statements(src).unwrap();
+        let Statement::CreateQuery(cq) = &stmts[0].statement else {
+            panic!("{:?}", stmts[0])
+        };
+        let Some(WindowSpec::Sliding { size, slide }) = &cq.select.window else {
+            panic!("{:?}", cq.select.window)
+        };
+        assert_eq!(&src[size.span.start..size.span.end], "5 m");
+        assert_eq!(&src[slide.span.start..slide.span.end], "10s");
+        assert_eq!((size.ms, slide.ms), (300_000, 10_000));
+    }
+
+    #[test]
+    fn errors_at_end_of_input_have_an_empty_span_at_the_end() {
+        let src = "DROP QUERY";
+        let err = parse_statements(src).unwrap_err();
+        assert_eq!(err.0.message, "expected a query name, found end of input");
+        assert_eq!(range(err.0.span), (src.len(), src.len()));
+    }
+}
