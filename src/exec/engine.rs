@@ -688,7 +688,12 @@ impl Engine {
             ));
         };
         let spec = resolve(name, select, &rt.def, text).map_err(invalid)?;
-        let assigned = assign_state(&mut rt.state_descs, &mut rt.next_state, &spec, rt.stats.records_in);
+        let assigned = assign_state(
+            &mut rt.state_descs,
+            &mut rt.next_state,
+            &spec,
+            rt.stats.records_in,
+        );
         let spec_name = spec.name.clone();
         rt.queries.insert(spec_name.clone(), spec.clone());
         if let Err(e) = rt.rebuild() {
