@@ -140,14 +140,17 @@ fn main() -> Result<()> {
             if stats {
                 let rejected: u64 = report.streams.values().map(|s| s.rejected).sum();
                 let late: u64 = report.streams.values().map(|s| s.late).sum();
+                let accepted: u64 = report.streams.values().map(|s| s.accepted).sum();
+                let updates: u64 = report.streams.values().map(|s| s.state_updates).sum();
                 eprintln!(
-                    "records {} seconds {:.3} records/s {:.0} results {} rejected {} late {} peak_rss_mb {:.1}",
+                    "records {} seconds {:.3} records/s {:.0} results {} rejected {} late {} states_per_record {:.1} peak_rss_mb {:.1}",
                     report.records,
                     report.seconds,
                     report.records_per_sec(),
                     report.results,
                     rejected,
                     late,
+                    updates as f64 / accepted.max(1) as f64,
                     peak_rss_bytes().unwrap_or(0) as f64 / (1024.0 * 1024.0)
                 );
             }

@@ -228,6 +228,7 @@ pub fn run(
                 agg.rejected += s.stats().rejected;
                 agg.late += s.stats().late;
                 agg.results_out += s.stats().results_out;
+                agg.state_updates += s.stats().state_updates;
             }
         }
         report.records = seen_records.values().sum();

@@ -122,6 +122,9 @@ pub struct StreamStats {
     pub late: u64,
     /// Results emitted.
     pub results_out: u64,
+    /// Aggregation-state updates: (accepted record, state whose filter it
+    /// passed) pairs. Divided by `accepted`, the states an average record feeds.
+    pub state_updates: u64,
 }
 
 /// Where a batch's lines come from, and what is remembered between batches
@@ -364,7 +367,7 @@ impl StreamRuntime {
                 groups[i % WORKERS].push((i, state));
             }
         }
-        if total >= PARALLEL_MIN_RECORDS && plan.states.len() > 1 {
+        let updates = if total >= PARALLEL_MIN_RECORDS && plan.states.len() > 1 {
             std::thread::scope(|s| {
                 let mut it = groups.into_iter();
                 let first = it.next().unwrap_or_default();
@@ -374,19 +377,21 @@ impl StreamRuntime {
                         s.spawn(move || update_states(plan, decoded, accepted, g))
                     })
                     .collect();
-                update_states(&plan, &decoded, &accepted, first);
+                let mut n = update_states(&plan, &decoded, &accepted, first);
                 for h in handles {
-                    h.join().expect("aggregation worker panicked");
+                    n += h.join().expect("aggregation worker panicked");
                 }
-            });
+                n
+            })
         } else {
             update_states(
                 &plan,
                 &decoded,
                 &accepted,
                 groups.into_iter().flatten().collect(),
-            );
-        }
+            )
+        };
+        self.stats.state_updates += updates;
         if let Some(wm) = self.watermark() {
             self.close_windows(wm, sink);
         }
@@ -854,9 +859,10 @@ fn update_states(
     decoded: &[Decoded<'_>],
     accepted: &[Vec<(usize, i64)>],
     mut states: Vec<(usize, &mut AggState)>,
-) {
+) -> u64 {
+    let mut updates = 0u64;
     if states.is_empty() {
-        return;
+        return 0;
     }
     let width = plan.fields.len();
     let mut combos: Vec<KeyCombos> = plan
@@ -876,6 +882,7 @@ fn update_states(
                 if roots[root / 64] & (1 << (root % 64)) == 0 {
                     continue;
                 }
+                updates += 1;
                 let st = &plan.states[*i];
                 let keys = &plan.key_lists[st.key_list];
                 let combo = &mut combos[st.key_list];
@@ -894,6 +901,7 @@ fn update_states(
             }
         }
     }
+    updates
 }
 
 /// Threads that decode and evaluate a large batch.
