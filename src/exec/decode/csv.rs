@@ -16,7 +16,7 @@
 //! [`CsvHeader::with_types`] records the declared types by slot and
 //! [`decode_csv`] then keeps `TEXT` columns as their exact text (an empty
 //! unquoted field is still `Null`). Other declared types go through
-//! [`coerce`](super::coerce) as for JSON.
+//! [`coerce`](mod@super::coerce) as for JSON.
 
 use super::{DecodeError, FieldSet};
 use crate::parser::ast::DataType;

@@ -9,7 +9,7 @@
 //! - [`fields`]: the field set and its name → slot lookup.
 //! - [`json`]: a hand-written, validating, single-pass JSON-lines scanner.
 //! - [`csv`]: RFC 4180 lines with untyped inference.
-//! - [`coerce`]: typing values against declared column types, event time.
+//! - [`coerce`](mod@coerce): typing values against declared column types, event time.
 
 pub mod coerce;
 pub mod csv;
