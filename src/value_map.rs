@@ -90,30 +90,83 @@ impl<V> ValueMap<V> {
     }
 }
 
-impl ValueMap<()> {
-    /// Adds every key of `other`.
-    pub fn union(&mut self, other: &ValueMap<()>) {
-        for (k, _) in other.iter() {
-            self.insert_if_absent(k, ());
+/// A set of values that keeps each value's hash (for `count(DISTINCT …)`):
+/// a record's value is hashed once however many sets it goes into, and sets
+/// merge without hashing again. Serialized as a list of values.
+#[derive(Clone, Debug, Default)]
+pub struct ValueSet {
+    table: hashbrown::HashTable<(u64, OwnedValue)>,
+}
+
+impl ValueSet {
+    /// An empty set.
+    pub fn new() -> ValueSet {
+        ValueSet::default()
+    }
+
+    /// Adds `v`, whose hash ([`hash_value`]) is `hash`; true if it was new.
+    #[inline]
+    pub fn insert_hashed(&mut self, hash: u64, v: &Value<'_>) -> bool {
+        let entry = self
+            .table
+            .entry(hash, |(h, k)| *h == hash && k == v, |(h, _)| *h);
+        match entry {
+            hashbrown::hash_table::Entry::Occupied(_) => false,
+            hashbrown::hash_table::Entry::Vacant(slot) => {
+                slot.insert((hash, v.to_owned_value()));
+                true
+            }
         }
     }
-}
 
-/// A set of values (for `count(DISTINCT …)`), serialized as a list.
-pub type ValueSet = ValueMap<()>;
+    /// Adds `v`; true if it was new.
+    pub fn insert(&mut self, v: &Value<'_>) -> bool {
+        self.insert_hashed(hash_value(v), v)
+    }
 
-impl serde::Serialize for ValueMap<()> {
-    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        ser.collect_seq(self.iter().map(|(k, _)| k))
+    /// True if `v` is in the set.
+    pub fn contains(&self, v: &Value<'_>) -> bool {
+        let hash = hash_value(v);
+        self.table
+            .find(hash, |(h, k)| *h == hash && k == v)
+            .is_some()
+    }
+
+    /// Adds every value of `other`.
+    pub fn union(&mut self, other: &ValueSet) {
+        for (h, v) in other.iter() {
+            self.insert_hashed(h, v);
+        }
+    }
+
+    /// The values with their hashes, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &OwnedValue)> {
+        self.table.iter().map(|(h, v)| (*h, v))
+    }
+
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
     }
 }
 
-impl<'de> serde::Deserialize<'de> for ValueMap<()> {
+impl serde::Serialize for ValueSet {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        ser.collect_seq(self.iter().map(|(_, v)| v))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ValueSet {
     fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
         let items = Vec::<OwnedValue>::deserialize(de)?;
-        let mut set = ValueMap::new();
+        let mut set = ValueSet::new();
         for v in &items {
-            set.insert_if_absent(v, ());
+            set.insert(v);
         }
         Ok(set)
     }
@@ -137,11 +190,13 @@ mod tests {
     #[test]
     fn value_set_round_trips_through_json() {
         let mut s = ValueSet::new();
-        s.insert_if_absent(&Value::Int(1), ());
-        s.insert_if_absent(&Value::Str("a".into()), ());
+        assert!(s.insert(&Value::Int(1)));
+        assert!(s.insert(&Value::Str("a".into())));
+        assert!(!s.insert(&Value::Float(1.0)), "1.0 groups with 1");
         let json = serde_json::to_string(&s).unwrap();
         let back: ValueSet = serde_json::from_str(&json).unwrap();
         assert_eq!(back.len(), 2);
-        assert!(back.get(&Value::Int(1)).is_some());
+        assert!(back.contains(&Value::Int(1)));
+        assert!(!back.contains(&Value::Int(2)));
     }
 }

@@ -101,9 +101,23 @@ impl Acc {
             }
             Acc::Distinct(set) => {
                 if let Some(v) = v.filter(|v| !v.is_null()) {
-                    set.insert_if_absent(v, ());
+                    set.insert(v);
                 }
             }
+        }
+    }
+
+    /// Like [`Acc::update`], with the value's hash already computed (it is
+    /// used only by `count(DISTINCT)`).
+    #[inline]
+    pub fn update_hashed(&mut self, v: Option<&Value<'_>>, hash: u64) {
+        match self {
+            Acc::Distinct(set) => {
+                if let Some(v) = v.filter(|v| !v.is_null()) {
+                    set.insert_hashed(hash, v);
+                }
+            }
+            other => other.update(v),
         }
     }
 
@@ -183,10 +197,16 @@ impl Acc {
             [one] => one.finish(func),
             _ => match parts[0] {
                 Acc::Distinct(_) => {
-                    let mut seen: hashbrown::HashSet<&OwnedValue> = hashbrown::HashSet::new();
+                    // Union by reference, reusing the stored hashes.
+                    let mut seen: hashbrown::HashTable<(u64, &OwnedValue)> =
+                        hashbrown::HashTable::new();
                     for p in parts {
                         if let Acc::Distinct(set) = p {
-                            seen.extend(set.iter().map(|(k, _)| k));
+                            for (h, v) in set.iter() {
+                                if seen.find(h, |(h2, w)| *h2 == h && *w == v).is_none() {
+                                    seen.insert_unique(h, (h, v), |(h2, _)| *h2);
+                                }
+                            }
                         }
                     }
                     Value::Int(seen.len() as i64)

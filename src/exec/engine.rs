@@ -21,6 +21,7 @@ use crate::planner::plan::{assign_state, build_plan, StateDesc, StateId, StreamP
 use crate::planner::query::{resolve, QueryKind, QuerySpec};
 use crate::planner::{explain, Truth};
 use crate::value::Value;
+use crate::value_map::hash_value;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
@@ -871,12 +872,15 @@ fn update_states(
         .map(|_| KeyCombos::default())
         .collect();
     let mut combo_done = vec![false; plan.key_lists.len()];
+    // Hash of each slot's value for count(DISTINCT), computed once per record.
+    let mut slot_hash: Vec<Option<u64>> = vec![None; width];
     for (d, acc) in decoded.iter().zip(accepted) {
         let words = d.words;
         for &(ok, ts) in acc {
             let slots = &d.slots[ok * width..(ok + 1) * width];
             let roots = &d.roots[ok * words..(ok + 1) * words];
             combo_done.iter_mut().for_each(|x| *x = false);
+            slot_hash.iter_mut().for_each(|h| *h = None);
             for (i, state) in states.iter_mut() {
                 let root = d.state_roots[*i];
                 if roots[root / 64] & (1 << (root % 64)) == 0 {
@@ -895,7 +899,13 @@ fn update_states(
                     let accs =
                         table.group_mut(combo.hashes[k], || combo.key(k, keys, slots), &st.accs);
                     for (a, input) in accs.iter_mut().zip(&st.accs) {
-                        a.update(input.slot.map(|s| &slots[s]));
+                        match input.slot {
+                            Some(s) if input.spec.distinct => {
+                                let h = *slot_hash[s].get_or_insert_with(|| hash_value(&slots[s]));
+                                a.update_hashed(Some(&slots[s]), h);
+                            }
+                            slot => a.update(slot.map(|s| &slots[s])),
+                        }
                     }
                 }
             }
