@@ -20,7 +20,10 @@ use crate::value::{OwnedValue, Value};
 use crate::value_map::ValueMap;
 use aho_corasick::AhoCorasick;
 use regex_automata::meta::Regex;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+/// Hash maps with the fast foldhash hasher (the keys here are not chosen by input data).
+type HashMap<K, V> = hashbrown::HashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::Arc;
 
 /// Index of a node in [`PredGraph::nodes`].
@@ -213,7 +216,7 @@ impl GraphBuilder {
     pub fn new() -> GraphBuilder {
         GraphBuilder {
             nodes: Vec::new(),
-            ids: HashMap::new(),
+            ids: HashMap::default(),
         }
     }
 
@@ -314,7 +317,7 @@ impl GraphBuilder {
                 literals: Vec::new(),
                 literal_nodes: Vec::new(),
                 literal_automaton: None,
-                members: HashMap::new(),
+                members: HashMap::default(),
                 regexes: Vec::new(),
                 regex_nodes: Vec::new(),
                 regex_set: None,
