@@ -874,6 +874,17 @@ fn update_states(
     let mut combo_done = vec![false; plan.key_lists.len()];
     // Hash of each slot's value for count(DISTINCT), computed once per record.
     let mut slot_hash: Vec<Option<u64>> = vec![None; width];
+    // Root index → positions in `states` of the states it filters.
+    let mut by_root: Vec<Vec<usize>> = Vec::new();
+    if let Some(d) = decoded.first() {
+        for (pos, (i, _)) in states.iter().enumerate() {
+            let root = d.state_roots[*i];
+            if by_root.len() <= root {
+                by_root.resize(root + 1, Vec::new());
+            }
+            by_root[root].push(pos);
+        }
+    }
     for (d, acc) in decoded.iter().zip(accepted) {
         let words = d.words;
         for &(ok, ts) in acc {
@@ -881,30 +892,44 @@ fn update_states(
             let roots = &d.roots[ok * words..(ok + 1) * words];
             combo_done.iter_mut().for_each(|x| *x = false);
             slot_hash.iter_mut().for_each(|h| *h = None);
-            for (i, state) in states.iter_mut() {
-                let root = d.state_roots[*i];
-                if roots[root / 64] & (1 << (root % 64)) == 0 {
-                    continue;
-                }
-                updates += 1;
-                let st = &plan.states[*i];
-                let keys = &plan.key_lists[st.key_list];
-                let combo = &mut combos[st.key_list];
-                if !combo_done[st.key_list] {
-                    combo.compute(keys, slots);
-                    combo_done[st.key_list] = true;
-                }
-                let table = state.table_for(st.pane_ms, ts);
-                for k in 0..combo.len() {
-                    let accs =
-                        table.group_mut(combo.hashes[k], || combo.key(k, keys, slots), &st.accs);
-                    for (a, input) in accs.iter_mut().zip(&st.accs) {
-                        match input.slot {
-                            Some(s) if input.spec.distinct => {
-                                let h = *slot_hash[s].get_or_insert_with(|| hash_value(&slots[s]));
-                                a.update_hashed(Some(&slots[s]), h);
+            // Visit only the states whose filter this record passed.
+            let matched = roots.iter().enumerate().flat_map(|(w, bits)| {
+                let mut bits = *bits;
+                std::iter::from_fn(move || {
+                    (bits != 0).then(|| {
+                        let b = bits.trailing_zeros() as usize;
+                        bits &= bits - 1;
+                        w * 64 + b
+                    })
+                })
+            });
+            for root in matched {
+                for &pos in by_root.get(root).map(Vec::as_slice).unwrap_or(&[]) {
+                    let (i, state) = &mut states[pos];
+                    updates += 1;
+                    let st = &plan.states[*i];
+                    let keys = &plan.key_lists[st.key_list];
+                    let combo = &mut combos[st.key_list];
+                    if !combo_done[st.key_list] {
+                        combo.compute(keys, slots);
+                        combo_done[st.key_list] = true;
+                    }
+                    let table = state.table_for(st.pane_ms, ts);
+                    for k in 0..combo.len() {
+                        let accs = table.group_mut(
+                            combo.hashes[k],
+                            || combo.key(k, keys, slots),
+                            &st.accs,
+                        );
+                        for (a, input) in accs.iter_mut().zip(&st.accs) {
+                            match input.slot {
+                                Some(s) if input.spec.distinct => {
+                                    let h =
+                                        *slot_hash[s].get_or_insert_with(|| hash_value(&slots[s]));
+                                    a.update_hashed(Some(&slots[s]), h);
+                                }
+                                slot => a.update(slot.map(|s| &slots[s])),
                             }
-                            slot => a.update(slot.map(|s| &slots[s])),
                         }
                     }
                 }
