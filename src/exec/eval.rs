@@ -5,7 +5,7 @@
 //! one by one for the rest. Compound nodes follow in id order, which is a
 //! topological order. Results are SQL truth values in a reused buffer.
 
-use crate::planner::graph::{value_class, EqIndex, FieldScanner, Node, PredGraph, SingleAtom};
+use crate::planner::graph::{value_class, EqIndex, FieldScanner, Op, PredGraph, SingleAtom};
 use crate::planner::query::cmp_holds;
 use crate::planner::Truth;
 use crate::value::Value;
@@ -78,33 +78,32 @@ impl Evaluator {
             };
             self.truth[node as usize] = t;
         }
-        for id in &graph.compound {
-            let t = match &graph.nodes[*id as usize] {
-                Node::And(cs) => {
+        let truth = &mut self.truth;
+        for ins in &graph.program {
+            let t = match ins.op {
+                Op::Not => !truth[ins.start as usize],
+                Op::And => {
                     let mut acc = Truth::True;
-                    for c in cs {
-                        acc = acc.and(self.truth[*c as usize]);
+                    for c in &graph.program_args[ins.start as usize..(ins.start + ins.len) as usize] {
+                        acc = acc.and(truth[*c as usize]);
                         if acc == Truth::False {
                             break;
                         }
                     }
                     acc
                 }
-                Node::Or(cs) => {
+                Op::Or => {
                     let mut acc = Truth::False;
-                    for c in cs {
-                        acc = acc.or(self.truth[*c as usize]);
+                    for c in &graph.program_args[ins.start as usize..(ins.start + ins.len) as usize] {
+                        acc = acc.or(truth[*c as usize]);
                         if acc == Truth::True {
                             break;
                         }
                     }
                     acc
                 }
-                Node::Not(c) => !self.truth[*c as usize],
-                Node::Const(t) => *t,
-                Node::Atom(_) => continue,
             };
-            self.truth[*id as usize] = t;
+            truth[ins.node as usize] = t;
         }
     }
 }
