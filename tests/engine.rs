@@ -415,3 +415,29 @@ fn results_do_not_depend_on_batching() {
     assert_eq!(whole, run(100));
     assert_eq!(whole, run(7000));
 }
+
+#[test]
+fn a_script_error_keeps_the_queries_before_it_working() {
+    let mut e = engine(READINGS);
+    let script =
+        "CREATE QUERY a AS SELECT k, count(*) AS n FROM r WHERE k IN ('x', 'y') GROUP BY k;
+                  CREATE QUERY b AS SELECT count(*) AS n FROM r WHERE k CONTAINS 'x';
+                  CREATE QUERY c AS SELECT count(*) FROM r WHERE nope = 1;";
+    let err = e.execute(script).unwrap_err();
+    assert_eq!(err.diagnostic.token(script), "nope");
+    let names: Vec<&str> = e.query_names().collect();
+    assert_eq!(names, ["a", "b"]);
+    let mut out = push(
+        &mut e,
+        "r",
+        "{\"ts\": 1, \"k\": \"x\"}\n{\"ts\": 2, \"k\": \"z\"}\n",
+    );
+    e.flush(&mut out);
+    assert_eq!(
+        lines(&out),
+        [
+            r#"{"query":"a","window_start":null,"window_end":null,"group":{"k":"x"},"values":{"n":1}}"#,
+            r#"{"query":"b","window_start":null,"window_end":null,"group":{},"values":{"n":1}}"#,
+        ]
+    );
+}

@@ -170,6 +170,8 @@ pub struct StreamRuntime {
     max_ts: Option<i64>,
     stats: StreamStats,
     rejects: VecDeque<Reject>,
+    /// The plan is stale: queries were registered without rebuilding it.
+    dirty: bool,
 }
 
 impl StreamRuntime {
@@ -192,6 +194,7 @@ impl StreamRuntime {
             max_ts: None,
             stats: StreamStats::default(),
             rejects: VecDeque::new(),
+            dirty: false,
         }
     }
 
@@ -563,6 +566,11 @@ impl ResultSink for CountingSink<'_> {
 pub struct Engine {
     streams: BTreeMap<String, StreamRuntime>,
     query_stream: BTreeMap<Arc<str>, String>,
+    /// While executing a script: registrations leave plans stale and the
+    /// plans are rebuilt once at the end (or before the next other statement).
+    defer_rebuild: bool,
+    /// Queries registered since the last rebuild, while deferring.
+    deferred: Vec<Arc<str>>,
 }
 
 impl Engine {
@@ -578,12 +586,54 @@ impl Engine {
             kind: ErrorKind::Syntax,
             diagnostic: e.0,
         })?;
+        // In a script, consecutive CREATE QUERY statements rebuild each
+        // stream's plan once, not once per query.
+        self.defer_rebuild = stmts.len() > 1;
         let mut out = Vec::new();
+        let mut result = Ok(());
         for s in stmts {
             let text = &src[s.span.start..s.span.end];
-            out.push(self.execute_statement(&s.statement, text, s.span.start)?);
+            if !matches!(s.statement, Statement::CreateQuery(_)) {
+                result = self.rebuild_deferred(s.span);
+                if result.is_err() {
+                    break;
+                }
+            }
+            match self.execute_statement(&s.statement, text, s.span.start) {
+                Ok(o) => out.push(o),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
         }
-        Ok(out)
+        self.defer_rebuild = false;
+        let end = Span::new(src.len(), src.len());
+        let rebuilt = self.rebuild_deferred(end);
+        result.and(rebuilt).map(|_| out)
+    }
+
+    /// Rebuilds the plans that deferred registrations left stale. Should that
+    /// fail (a stream's regexes together exceed a limit), the deferred
+    /// queries are dropped again and the error names where it was found.
+    fn rebuild_deferred(&mut self, span: Span) -> Result<(), StatementError> {
+        let pending = std::mem::take(&mut self.deferred);
+        let mut failure = None;
+        for rt in self.streams.values_mut().filter(|rt| rt.dirty) {
+            rt.dirty = false;
+            if let Err(e) = rt.rebuild() {
+                failure = Some(e);
+            }
+        }
+        match failure {
+            None => Ok(()),
+            Some(e) => {
+                for q in pending {
+                    let _ = self.drop_query(&q);
+                }
+                Err(StatementError::new(ErrorKind::Invalid, e, span))
+            }
+        }
     }
 
     /// Executes one parsed statement. `text` is its source, `offset` where it
@@ -702,7 +752,10 @@ impl Engine {
         );
         let spec_name = spec.name.clone();
         rt.queries.insert(spec_name.clone(), spec.clone());
-        if let Err(e) = rt.rebuild() {
+        if self.defer_rebuild {
+            rt.dirty = true;
+            self.deferred.push(spec_name.clone());
+        } else if let Err(e) = rt.rebuild() {
             // Undo: the query leaves its state, a state made for it goes.
             rt.queries.remove(&spec_name);
             if let Some((id, new)) = assigned {

@@ -84,7 +84,8 @@ impl Evaluator {
                 Op::Not => !truth[ins.start as usize],
                 Op::And => {
                     let mut acc = Truth::True;
-                    for c in &graph.program_args[ins.start as usize..(ins.start + ins.len) as usize] {
+                    for c in &graph.program_args[ins.start as usize..(ins.start + ins.len) as usize]
+                    {
                         acc = acc.and(truth[*c as usize]);
                         if acc == Truth::False {
                             break;
@@ -94,7 +95,8 @@ impl Evaluator {
                 }
                 Op::Or => {
                     let mut acc = Truth::False;
-                    for c in &graph.program_args[ins.start as usize..(ins.start + ins.len) as usize] {
+                    for c in &graph.program_args[ins.start as usize..(ins.start + ins.len) as usize]
+                    {
                         acc = acc.or(truth[*c as usize]);
                         if acc == Truth::True {
                             break;

@@ -292,7 +292,11 @@ impl GraphBuilder {
                     g.program_args.extend_from_slice(cs);
                     g.program.push(Instr {
                         node: id,
-                        op: if matches!(node, Node::And(_)) { Op::And } else { Op::Or },
+                        op: if matches!(node, Node::And(_)) {
+                            Op::And
+                        } else {
+                            Op::Or
+                        },
                         start,
                         len: cs.len() as u32,
                     });
