@@ -514,20 +514,7 @@ impl StreamRuntime {
 
     fn flush(&mut self, sink: &mut dyn ResultSink) {
         self.close_windows(i64::MAX, sink);
-        let mut counter = CountingSink {
-            inner: sink,
-            count: 0,
-        };
-        for q in self.aggs.values() {
-            if q.agg().window.is_none() {
-                emit_running(
-                    q,
-                    self.states.get(&q.state).expect("state exists"),
-                    &mut counter,
-                );
-            }
-        }
-        self.stats.results_out += counter.count;
+        self.emit_running_totals(sink);
     }
 
     /// Emits the running totals of the running-total queries (for periodic emission).

@@ -80,32 +80,52 @@ impl Evaluator {
         }
         let truth = &mut self.truth;
         for ins in &graph.program {
+            let (start, end) = (ins.start as usize, (ins.start + ins.len) as usize);
             let t = match ins.op {
                 Op::Not => !truth[ins.start as usize],
-                Op::And => {
-                    let mut acc = Truth::True;
-                    for c in &graph.program_args[ins.start as usize..(ins.start + ins.len) as usize]
-                    {
-                        acc = acc.and(truth[*c as usize]);
-                        if acc == Truth::False {
-                            break;
-                        }
-                    }
-                    acc
-                }
-                Op::Or => {
-                    let mut acc = Truth::False;
-                    for c in &graph.program_args[ins.start as usize..(ins.start + ins.len) as usize]
-                    {
-                        acc = acc.or(truth[*c as usize]);
-                        if acc == Truth::True {
-                            break;
-                        }
-                    }
-                    acc
-                }
+                Op::And => fold(
+                    &graph.program_args[start..end],
+                    truth,
+                    Truth::True,
+                    Truth::and,
+                ),
+                Op::Or => fold(
+                    &graph.program_args[start..end],
+                    truth,
+                    Truth::False,
+                    Truth::or,
+                ),
             };
             truth[ins.node as usize] = t;
+        }
+    }
+}
+
+/// Folds the children's truths with AND or OR, stopping once the result is
+/// decided (false for AND, true for OR).
+#[inline]
+fn fold(children: &[u32], truth: &[Truth], neutral: Truth, op: fn(Truth, Truth) -> Truth) -> Truth {
+    let decided = !neutral;
+    let mut acc = neutral;
+    for c in children {
+        acc = op(acc, truth[*c as usize]);
+        if acc == decided {
+            break;
+        }
+    }
+    acc
+}
+
+/// Sets to true the nodes of every regex of `sc` that matches `text`.
+#[inline]
+fn mark_regex_matches(sc: &FieldScanner, text: &str, truth: &mut [Truth], patset: &mut PatternSet) {
+    if let Some(re) = &sc.regex_set {
+        patset.clear();
+        re.which_overlapping_matches(&Input::new(text), patset);
+        for p in patset.iter() {
+            for n in &sc.regex_nodes[p.as_usize()] {
+                truth[*n as usize] = Truth::True;
+            }
         }
     }
 }
@@ -153,15 +173,7 @@ fn eval_scanner(sc: &FieldScanner, v: &Value<'_>, truth: &mut [Truth], patset: &
                     }
                 }
             }
-            if let Some(re) = &sc.regex_set {
-                patset.clear();
-                re.which_overlapping_matches(&Input::new(s.as_ref()), patset);
-                for p in patset.iter() {
-                    for n in &sc.regex_nodes[p.as_usize()] {
-                        truth[*n as usize] = Truth::True;
-                    }
-                }
-            }
+            mark_regex_matches(sc, s, truth, patset);
         }
         Value::Array(items) => {
             for item in items {
@@ -171,15 +183,7 @@ fn eval_scanner(sc: &FieldScanner, v: &Value<'_>, truth: &mut [Truth], patset: &
                         truth[*n as usize] = Truth::True;
                     }
                 }
-                if let Some(re) = &sc.regex_set {
-                    patset.clear();
-                    re.which_overlapping_matches(&Input::new(s.as_ref()), patset);
-                    for p in patset.iter() {
-                        for n in &sc.regex_nodes[p.as_usize()] {
-                            truth[*n as usize] = Truth::True;
-                        }
-                    }
-                }
+                mark_regex_matches(sc, s, truth, patset);
             }
         }
         _ => {}
