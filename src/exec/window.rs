@@ -12,7 +12,7 @@ use super::result::{QueryResult, ResultBody, ResultSink, Row};
 use super::state::AggState;
 use crate::planner::query::{cmp_holds, AggQuery, OutOperand, OutPred, OutRef, Window};
 use crate::planner::{QuerySpec, StateId, Truth};
-use crate::value::{OwnedValue, Value};
+use crate::value::OwnedValue;
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -236,9 +236,4 @@ pub fn finish_groups<'g>(
             },
         });
     }
-}
-
-/// The value a filter query projects for a field.
-pub fn project(value: &Value<'_>) -> OwnedValue {
-    value.to_owned_value()
 }
