@@ -83,37 +83,47 @@ impl Evaluator {
             let (start, end) = (ins.start as usize, (ins.start + ins.len) as usize);
             let t = match ins.op {
                 Op::Not => !truth[ins.start as usize],
-                Op::And => fold(
-                    &graph.program_args[start..end],
-                    truth,
-                    Truth::True,
-                    Truth::and,
-                ),
-                Op::Or => fold(
-                    &graph.program_args[start..end],
-                    truth,
-                    Truth::False,
-                    Truth::or,
-                ),
+                Op::And => and_all(&graph.program_args[start..end], truth),
+                Op::Or => or_any(&graph.program_args[start..end], truth),
             };
             truth[ins.node as usize] = t;
         }
     }
 }
 
-/// Folds the children's truths with AND or OR, stopping once the result is
-/// decided (false for AND, true for OR).
+/// Three-valued AND over the children, without data-dependent branches
+/// (which branch predictors miss on predicate data): false if any child is
+/// false, else unknown if any is unknown, else true.
 #[inline]
-fn fold(children: &[u32], truth: &[Truth], neutral: Truth, op: fn(Truth, Truth) -> Truth) -> Truth {
-    let decided = !neutral;
-    let mut acc = neutral;
+fn and_all(children: &[u32], truth: &[Truth]) -> Truth {
+    let (mut any_false, mut any_unknown) = (0u8, 0u8);
     for c in children {
-        acc = op(acc, truth[*c as usize]);
-        if acc == decided {
-            break;
-        }
+        let t = truth[*c as usize] as u8;
+        any_false |= (t == Truth::False as u8) as u8;
+        any_unknown |= (t == Truth::Unknown as u8) as u8;
     }
-    acc
+    match (1 - any_false) * (1 + any_unknown) {
+        0 => Truth::False,
+        1 => Truth::True,
+        _ => Truth::Unknown,
+    }
+}
+
+/// Three-valued OR over the children, without data-dependent branches: true
+/// if any child is true, else unknown if any is unknown, else false.
+#[inline]
+fn or_any(children: &[u32], truth: &[Truth]) -> Truth {
+    let (mut any_true, mut any_unknown) = (0u8, 0u8);
+    for c in children {
+        let t = truth[*c as usize] as u8;
+        any_true |= (t == Truth::True as u8) as u8;
+        any_unknown |= (t == Truth::Unknown as u8) as u8;
+    }
+    match any_true + (1 - any_true) * 2 * any_unknown {
+        0 => Truth::False,
+        1 => Truth::True,
+        _ => Truth::Unknown,
+    }
 }
 
 /// Sets to true the nodes of every regex of `sc` that matches `text`.
@@ -187,5 +197,25 @@ fn eval_scanner(sc: &FieldScanner, v: &Value<'_>, truth: &mut [Truth], patset: &
             }
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Truth::*;
+
+    #[test]
+    fn branchless_junctions_follow_three_valued_logic() {
+        let truth = [False, True, Unknown];
+        for a in 0..3u32 {
+            for b in 0..3u32 {
+                let (x, y) = (truth[a as usize], truth[b as usize]);
+                assert_eq!(and_all(&[a, b], &truth), x.and(y), "{x:?} AND {y:?}");
+                assert_eq!(or_any(&[a, b], &truth), x.or(y), "{x:?} OR {y:?}");
+            }
+        }
+        assert_eq!(and_all(&[], &truth), True);
+        assert_eq!(or_any(&[], &truth), False);
     }
 }
