@@ -1098,17 +1098,32 @@ impl DecodeCtx<'_> {
             filter_roots,
         };
         let mut eval = Evaluator::new(&plan.graph);
+        let mut root_index = vec![u32::MAX; plan.graph.nodes.len()];
+        let mut default_bits = vec![0u64; words];
+        for (i, node) in root_nodes.iter().enumerate() {
+            root_index[*node as usize] = i as u32;
+            if eval.defaults()[*node as usize] == Truth::True {
+                default_bits[i / 64] |= 1 << (i % 64);
+            }
+        }
         let mut slots: Vec<Value<'a>> = vec![Value::Null; width];
         for raw in lines_of(part) {
             let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
             let status = self.decode_line(raw, &mut slots);
             if let RecStatus::Ok { .. } = status {
                 eval.evaluate(&plan.graph, &slots);
-                let base = out.roots.len();
-                out.roots.resize(base + words, 0);
-                for (i, node) in root_nodes.iter().enumerate() {
-                    if eval.truth[*node as usize] == Truth::True {
-                        out.roots[base + i / 64] |= 1 << (i % 64);
+                // Root bits: the defaults, corrected for the nodes that changed.
+                out.roots.extend_from_slice(&default_bits);
+                let base = out.roots.len() - words;
+                for node in eval.changed() {
+                    let i = root_index[node as usize];
+                    if i != u32::MAX {
+                        let (w, bit) = (base + i as usize / 64, 1u64 << (i % 64));
+                        if eval.truth[node as usize] == Truth::True {
+                            out.roots[w] |= bit;
+                        } else {
+                            out.roots[w] &= !bit;
+                        }
                     }
                 }
                 out.slots.extend(slots.iter_mut().map(std::mem::take));

@@ -2,8 +2,16 @@
 //!
 //! Every atom is answered once per record: by one hash lookup per field for
 //! `=`/`IN`, by one multi-pattern scan per field for `CONTAINS`/`MATCHES`,
-//! one by one for the rest. Compound nodes follow in id order, which is a
-//! topological order. Results are SQL truth values in a reused buffer.
+//! one by one for the rest. Results are SQL truth values in a reused buffer.
+//!
+//! Compound nodes are evaluated sparsely. Each node has a static *default*:
+//! its value when every atom is false. A node can differ from its default
+//! only if some atom below it is not false, and for a given record almost
+//! every atom is false (a tweet is in one language and mentions few terms).
+//! So per record only the ancestors of the non-false atoms are evaluated, in
+//! id order (children have smaller ids than parents); every other node keeps
+//! its default. With a thousand queries this visits tens of nodes instead of
+//! hundreds.
 
 use crate::planner::graph::{value_class, EqIndex, FieldScanner, Op, PredGraph, SingleAtom};
 use crate::planner::query::cmp_holds;
@@ -17,12 +25,30 @@ pub struct Evaluator {
     /// Truth value per node, valid after [`Evaluator::evaluate`].
     pub truth: Vec<Truth>,
     patsets: Vec<PatternSet>,
+    /// Each node's value when every atom is false.
+    defaults: Vec<Truth>,
+    /// Parents of each node, as ranges into `parents`.
+    parent_start: Vec<u32>,
+    parents: Vec<u32>,
+    /// Every atom node.
+    atom_nodes: Vec<u32>,
+    /// Index in the graph's program of each compound node.
+    instr_of: Vec<u32>,
+    /// Per node, the number of the last record that visited it.
+    visited: Vec<u32>,
+    record_no: u32,
+    /// Atoms that are not false for the current record.
+    active_atoms: Vec<u32>,
+    /// Compound nodes evaluated for the current record, in id order.
+    active_nodes: Vec<u32>,
+    stack: Vec<u32>,
 }
 
 impl Evaluator {
     /// Buffers sized for `graph`.
     pub fn new(graph: &PredGraph) -> Evaluator {
-        let mut truth = vec![Truth::Unknown; graph.nodes.len()];
+        let n = graph.nodes.len();
+        let mut truth = vec![Truth::False; n];
         for (id, t) in &graph.consts {
             truth[*id as usize] = *t;
         }
@@ -31,12 +57,100 @@ impl Evaluator {
             .iter()
             .map(|s| PatternSet::new(s.regexes.len()))
             .collect();
-        Evaluator { truth, patsets }
+        // Defaults: atoms false, constants as they are, the program on top.
+        for ins in &graph.program {
+            truth[ins.node as usize] = eval_instr(graph, ins, &truth);
+        }
+        // Activation edges, child → parent. An AND is activated only through
+        // one guard child whose default is false (preferring the rarest kind
+        // of atom): while the guard stays false the AND is false, its default.
+        // OR and NOT are activated through every child. So a node that is not
+        // activated always equals its default.
+        let rank = |c: u32| -> u8 {
+            use crate::planner::graph::Node;
+            use crate::planner::Atom;
+            match &graph.nodes[c as usize] {
+                Node::Atom(Atom::Contains { .. } | Atom::Matches { .. }) => 0,
+                Node::Atom(Atom::IsNull { .. }) => 1,
+                Node::Atom(Atom::Cmp { .. } | Atom::CmpFields { .. }) => 2,
+                Node::Atom(Atom::In { .. }) => 3,
+                _ => 4,
+            }
+        };
+        let mut instr_of = vec![u32::MAX; n];
+        let mut children_of: Vec<Vec<u32>> = vec![Vec::new(); n];
+        for (k, ins) in graph.program.iter().enumerate() {
+            instr_of[ins.node as usize] = k as u32;
+            let kids: &[u32] = match ins.op {
+                Op::Not => std::slice::from_ref(&ins.start),
+                _ => &graph.program_args[ins.start as usize..(ins.start + ins.len) as usize],
+            };
+            let guard = (ins.op == Op::And)
+                .then(|| {
+                    kids.iter()
+                        .copied()
+                        .filter(|c| truth[*c as usize] == Truth::False)
+                        .min_by_key(|c| rank(*c))
+                })
+                .flatten();
+            match guard {
+                Some(g) => children_of[g as usize].push(ins.node),
+                None => kids
+                    .iter()
+                    .for_each(|c| children_of[*c as usize].push(ins.node)),
+            }
+        }
+        let mut parent_start = Vec::with_capacity(n + 1);
+        let mut parents = Vec::new();
+        for ps in &children_of {
+            parent_start.push(parents.len() as u32);
+            parents.extend_from_slice(ps);
+        }
+        parent_start.push(parents.len() as u32);
+        let atom_nodes = (0..n as u32)
+            .filter(|id| {
+                matches!(
+                    graph.nodes[*id as usize],
+                    crate::planner::graph::Node::Atom(_)
+                )
+            })
+            .collect();
+        Evaluator {
+            defaults: truth.clone(),
+            truth,
+            patsets,
+            parent_start,
+            parents,
+            atom_nodes,
+            instr_of,
+            visited: vec![0; n],
+            record_no: 0,
+            active_atoms: Vec::new(),
+            active_nodes: Vec::new(),
+            stack: Vec::new(),
+        }
+    }
+
+    /// The value every node has when every atom is false.
+    pub fn defaults(&self) -> &[Truth] {
+        &self.defaults
+    }
+
+    /// The nodes that may differ from their default for the current record:
+    /// its non-false atoms and the compound nodes above them.
+    pub fn changed(&self) -> impl Iterator<Item = u32> + '_ {
+        self.active_atoms
+            .iter()
+            .chain(self.active_nodes.iter())
+            .copied()
     }
 
     /// Evaluates every node for the record whose fields are `record`.
     #[inline]
     pub fn evaluate(&mut self, graph: &PredGraph, record: &[Value<'_>]) {
+        for node in &self.active_nodes {
+            self.truth[*node as usize] = self.defaults[*node as usize];
+        }
         for idx in &graph.eq_indexes {
             eval_eq(idx, &record[idx.slot], &mut self.truth);
         }
@@ -78,16 +192,54 @@ impl Evaluator {
             };
             self.truth[node as usize] = t;
         }
-        let truth = &mut self.truth;
-        for ins in &graph.program {
-            let (start, end) = (ins.start as usize, (ins.start + ins.len) as usize);
-            let t = match ins.op {
-                Op::Not => !truth[ins.start as usize],
-                Op::And => and_all(&graph.program_args[start..end], truth),
-                Op::Or => or_any(&graph.program_args[start..end], truth),
-            };
-            truth[ins.node as usize] = t;
+        // Sparse pass over the compound nodes: only those above a non-false atom.
+        self.record_no = self.record_no.wrapping_add(1);
+        if self.record_no == 0 {
+            self.visited.iter_mut().for_each(|v| *v = 0);
+            self.record_no = 1;
         }
+        self.active_atoms.clear();
+        self.active_nodes.clear();
+        for a in &self.atom_nodes {
+            if self.truth[*a as usize] != Truth::False {
+                self.active_atoms.push(*a);
+                let (s, e) = (
+                    self.parent_start[*a as usize],
+                    self.parent_start[*a as usize + 1],
+                );
+                self.stack
+                    .extend_from_slice(&self.parents[s as usize..e as usize]);
+            }
+        }
+        while let Some(node) = self.stack.pop() {
+            if self.visited[node as usize] == self.record_no {
+                continue;
+            }
+            self.visited[node as usize] = self.record_no;
+            self.active_nodes.push(node);
+            let (s, e) = (
+                self.parent_start[node as usize],
+                self.parent_start[node as usize + 1],
+            );
+            self.stack
+                .extend_from_slice(&self.parents[s as usize..e as usize]);
+        }
+        self.active_nodes.sort_unstable();
+        for node in &self.active_nodes {
+            let ins = &graph.program[self.instr_of[*node as usize] as usize];
+            self.truth[*node as usize] = eval_instr(graph, ins, &self.truth);
+        }
+    }
+}
+
+/// The value of one compound node from its children's current values.
+#[inline]
+fn eval_instr(graph: &PredGraph, ins: &crate::planner::graph::Instr, truth: &[Truth]) -> Truth {
+    let (start, end) = (ins.start as usize, (ins.start + ins.len) as usize);
+    match ins.op {
+        Op::Not => !truth[ins.start as usize],
+        Op::And => and_all(&graph.program_args[start..end], truth),
+        Op::Or => or_any(&graph.program_args[start..end], truth),
     }
 }
 
