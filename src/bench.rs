@@ -145,34 +145,42 @@ pub fn run_bench(args: &BenchArgs) -> Result<()> {
         args.records, args.unshared_records, args.repeat
     );
     println!(
-        "{:>6}  {:>14}  {:>9}  {:>16}  {:>16}  {:>8}",
-        "N", "shared rec/s", "peak MiB", "small shared/s", "unshared rec/s", "ratio"
+        "{:>6}  {:>14}  {:>9}  {:>16}  {:>16}  {:>9}  {:>8}",
+        "N", "shared rec/s", "peak MiB", "small shared/s", "unshared rec/s", "peak MiB", "ratio"
     );
     let mut base_rate = None;
     for &n in &args.counts {
         let q = query_file(&args.dir, &big, n, args.seed)?;
         let shared = measure(&q, false, args.repeat)?;
         base_rate.get_or_insert(shared.records_per_sec);
-        let (small_rate, unshared_rate) = if n <= args.unshared_max {
+        let (small_rate, unshared_rate, unshared_mb) = if n <= args.unshared_max {
             let qs = query_file(&args.dir, &small, n, args.seed)?;
             let s = measure(&qs, false, args.repeat)?;
             let u = measure(&qs, true, args.repeat)?;
-            (Some(s.records_per_sec), Some(u.records_per_sec))
+            (
+                Some(s.records_per_sec),
+                Some(u.records_per_sec),
+                Some(u.peak_mb),
+            )
         } else {
-            (None, None)
+            (None, None, None)
         };
         let fmt = |v: Option<f64>| v.map(|r| format!("{r:.0}")).unwrap_or_else(|| "-".into());
         let ratio = match (small_rate, unshared_rate) {
             (Some(s), Some(u)) if u > 0.0 => format!("{:.1}x", s / u),
             _ => "-".into(),
         };
+        let mb = unshared_mb
+            .map(|m| format!("{m:.1}"))
+            .unwrap_or_else(|| "-".into());
         println!(
-            "{:>6}  {:>14.0}  {:>9.1}  {:>16}  {:>16}  {:>8}",
+            "{:>6}  {:>14.0}  {:>9.1}  {:>16}  {:>16}  {:>9}  {:>8}",
             n,
             shared.records_per_sec,
             shared.peak_mb,
             fmt(small_rate),
             fmt(unshared_rate),
+            mb,
             ratio
         );
     }
