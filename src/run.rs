@@ -212,11 +212,10 @@ pub fn run(
         for (q, qtext) in &query_stmts {
             let mut e = Engine::new();
             for (st, text) in &stream_stmts {
-                e.execute_statement(st, text, 0)
+                e.execute_statement(st, text)
                     .expect("stream executed above");
             }
-            e.execute_statement(q, qtext, 0)
-                .expect("query executed above");
+            e.execute_statement(q, qtext).expect("query executed above");
             drive(&mut e, chunk, &mut counting)?;
             for s in e.streams() {
                 let name = s.def().name.clone();

@@ -586,7 +586,7 @@ impl Engine {
                     break;
                 }
             }
-            match self.execute_statement(&s.statement, text, s.span.start) {
+            match self.execute_statement(&s.statement, text) {
                 Ok(o) => out.push(o),
                 Err(e) => {
                     result = Err(e);
@@ -623,15 +623,13 @@ impl Engine {
         }
     }
 
-    /// Executes one parsed statement. `text` is its source, `offset` where it
-    /// starts in the text whose spans it carries.
+    /// Executes one parsed statement; `text` is its source text (kept for
+    /// listing). Error spans point into the text the statement was parsed from.
     pub fn execute_statement(
         &mut self,
         stmt: &Statement,
         text: &str,
-        offset: usize,
     ) -> Result<Outcome, StatementError> {
-        let _ = offset;
         match stmt {
             Statement::CreateStream(cs) => {
                 if self.streams.contains_key(&cs.name.name) {

@@ -286,6 +286,80 @@ mod tests {
     }
 
     #[test]
+    fn partial_states_merge_into_the_whole() {
+        use crate::parser::ast::AggFunc;
+        let spec = |func, distinct| crate::planner::AggSpec {
+            func,
+            arg: Some("v".into()),
+            distinct,
+        };
+        let accs = vec![
+            AccInput {
+                spec: spec(AggFunc::Count, false),
+                slot: Some(1),
+            },
+            AccInput {
+                spec: spec(AggFunc::Count, true),
+                slot: Some(1),
+            },
+            AccInput {
+                spec: spec(AggFunc::Sum, false),
+                slot: Some(1),
+            },
+        ];
+        let records: Vec<(i64, Vec<Value>)> = (0..40)
+            .map(|i| {
+                (
+                    i * 250,
+                    vec![
+                        Value::Str(["a", "b", "c"][i as usize % 3].into()),
+                        Value::Int(i % 7),
+                    ],
+                )
+            })
+            .collect();
+        let fill = |recs: &[(i64, Vec<Value>)]| {
+            let mut st = AggState::default();
+            for (ts, rec) in recs {
+                let k = &rec[0];
+                let accs_of = st.table_for(Some(1000), *ts).group_mut(
+                    hash_values([k]),
+                    || [k].into_iter(),
+                    &accs,
+                );
+                for (a, input) in accs_of.iter_mut().zip(&accs) {
+                    a.update(input.slot.map(|s| &rec[s]));
+                }
+            }
+            st
+        };
+        let whole = fill(&records);
+        let mut merged = fill(&records[..17]);
+        merged.merge(&fill(&records[17..]));
+        let dump = |st: &AggState| {
+            let mut v: Vec<String> = st
+                .panes
+                .iter()
+                .flat_map(|(p, t)| {
+                    t.groups().map(move |g| {
+                        let finals: Vec<OwnedValue> = g
+                            .accs
+                            .iter()
+                            .zip([AggFunc::Count, AggFunc::Count, AggFunc::Sum])
+                            .map(|(a, f)| a.finish(f))
+                            .collect();
+                        format!("{p} {:?} {:?}", g.key, finals)
+                    })
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(dump(&whole), dump(&merged));
+        assert_eq!(whole.group_count(), merged.group_count());
+    }
+
+    #[test]
     fn group_lookup_by_borrowed_key() {
         let accs = vec![AccInput {
             spec: crate::planner::AggSpec {

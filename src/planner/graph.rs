@@ -218,8 +218,6 @@ pub struct PredGraph {
     pub scanners: Vec<FieldScanner>,
     /// Atoms evaluated one by one.
     pub singles: Vec<SingleAtom>,
-    /// Compound nodes (`And`/`Or`/`Not`), in evaluation order.
-    pub compound: Vec<NodeId>,
     /// The compound nodes compiled to a flat program, in evaluation order.
     pub program: Vec<Instr>,
     /// Children of the program's instructions, concatenated.
@@ -287,7 +285,6 @@ impl GraphBuilder {
             match node {
                 Node::Const(t) => g.consts.push((id, *t)),
                 Node::And(cs) | Node::Or(cs) => {
-                    g.compound.push(id);
                     let start = g.program_args.len() as u32;
                     g.program_args.extend_from_slice(cs);
                     g.program.push(Instr {
@@ -302,7 +299,6 @@ impl GraphBuilder {
                     });
                 }
                 Node::Not(c) => {
-                    g.compound.push(id);
                     g.program.push(Instr {
                         node: id,
                         op: Op::Not,
