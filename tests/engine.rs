@@ -441,3 +441,61 @@ fn a_script_error_keeps_the_queries_before_it_working() {
         ]
     );
 }
+
+/// With many windowed queries the engine closes windows on two threads; the
+/// results must equal each query run alone (which closes on one).
+#[test]
+fn many_queries_shared_equal_each_query_alone() {
+    use shoal::gen::{generate_queries, QueryConfig, TweetConfig, TweetGenerator};
+    let sql = generate_queries(&QueryConfig {
+        count: 120,
+        seed: 3,
+        stream: "tweets".into(),
+        source_dir: "unused".into(),
+    });
+    let mut data = String::new();
+    let cfg = TweetConfig {
+        records: 6000,
+        rate_per_s: 100.0,
+        ..TweetConfig::default()
+    };
+    let mut g = TweetGenerator::new(&cfg);
+    for _ in 0..cfg.records {
+        g.next_line(&mut data);
+        data.push('\n');
+    }
+    let stmts = shoal::parser::parse_statements(&sql).unwrap();
+    let texts: Vec<&str> = stmts
+        .iter()
+        .map(|s| &sql[s.span.start..s.span.end])
+        .collect();
+    let run = |queries: &[&str]| {
+        let mut e = engine(texts[0]);
+        for q in queries {
+            e.execute(q).unwrap();
+        }
+        let mut out = Vec::new();
+        let mut origin = Origin::new("gen");
+        // Batches of ~100 lines, so windows close as data flows.
+        for chunk in data.split_inclusive('\n').collect::<Vec<_>>().chunks(100) {
+            e.push_lines(
+                "tweets",
+                &mut origin,
+                chunk.concat().as_bytes(),
+                0,
+                &mut out,
+            )
+            .unwrap();
+        }
+        e.flush(&mut out);
+        lines(&out)
+    };
+    let queries = &texts[1..];
+    let windowed = queries.iter().filter(|q| q.contains("WINDOW")).count();
+    assert!(windowed >= 64, "only {windowed} windowed queries");
+    let shared = run(queries);
+    let mut alone: Vec<String> = queries.iter().flat_map(|q| run(&[q])).collect();
+    alone.sort();
+    assert!(shared.len() > 1000, "{} results", shared.len());
+    assert_eq!(shared, alone);
+}

@@ -489,10 +489,38 @@ impl StreamRuntime {
             inner: sink,
             count: 0,
         };
-        for q in self.aggs.values_mut() {
-            let Some(w) = q.agg().window else { continue };
-            let state = self.states.get(&q.state).expect("state exists");
-            close_windows(q, w, state, watermark, &mut counter);
+        let states = &self.states;
+        let mut windowed: Vec<&mut AggRuntime> = self
+            .aggs
+            .values_mut()
+            .filter(|q| q.agg().window.is_some())
+            .collect();
+        let close_all = |qs: &mut [&mut AggRuntime], sink: &mut dyn ResultSink| {
+            for q in qs.iter_mut() {
+                let w = q.agg().window.expect("windowed");
+                let state = states.get(&q.state).expect("state exists");
+                close_windows(q, w, state, watermark, sink);
+            }
+        };
+        if windowed.len() >= PARALLEL_MIN_QUERIES {
+            // Queries close their windows independently: half on another
+            // thread, results buffered and emitted in query order.
+            let half = windowed.len() / 2;
+            let (first, second) = windowed.split_at_mut(half);
+            let later: Vec<QueryResult> = std::thread::scope(|s| {
+                let h = s.spawn(|| {
+                    let mut out: Vec<QueryResult> = Vec::new();
+                    close_all(second, &mut out);
+                    out
+                });
+                close_all(first, &mut counter);
+                h.join().expect("window worker panicked")
+            });
+            for r in later {
+                counter.emit(r);
+            }
+        } else {
+            close_all(&mut windowed, &mut counter);
         }
         self.stats.results_out += counter.count;
         // A pane is needed while some query of its state may still close a
@@ -887,6 +915,9 @@ fn invalid(e: crate::planner::PlanError) -> StatementError {
         diagnostic: e.0,
     }
 }
+
+/// Windowed queries from which closing windows is split over threads.
+const PARALLEL_MIN_QUERIES: usize = 64;
 
 /// Accepted records in a batch from which aggregation is split over threads.
 const PARALLEL_MIN_RECORDS: usize = 2048;
