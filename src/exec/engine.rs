@@ -8,7 +8,7 @@
 //! state is touched.
 
 use super::decode::{self, CsvHeader, FieldSet};
-use super::eval::Evaluator;
+use super::eval::{EvalShape, Evaluator};
 use super::result::{QueryResult, ResultBody, ResultSink};
 use super::state::{AggState, KeyCombos};
 use super::window::{close_windows, emit_running, AggRuntime};
@@ -162,6 +162,8 @@ pub struct StreamRuntime {
     state_descs: BTreeMap<StateId, StateDesc>,
     next_state: StateId,
     plan: Arc<StreamPlan>,
+    /// Evaluation facts of `plan`, rebuilt with it.
+    plan_eval: Arc<PlanEval>,
     plan_version: u64,
     field_set: FieldSet,
     states: HashMap<StateId, AggState>,
@@ -186,6 +188,7 @@ impl StreamRuntime {
             queries: BTreeMap::new(),
             state_descs: BTreeMap::new(),
             next_state: 0,
+            plan_eval: Arc::new(PlanEval::new(&plan)),
             plan: Arc::new(plan),
             plan_version: 0,
             states: HashMap::new(),
@@ -207,6 +210,7 @@ impl StreamRuntime {
         )
         .map_err(|e| e.0.message)?;
         self.field_set = FieldSet::new(plan.fields.clone());
+        self.plan_eval = Arc::new(PlanEval::new(&plan));
         self.plan = Arc::new(plan);
         self.plan_version += 1;
         Ok(())
@@ -320,8 +324,10 @@ impl StreamRuntime {
                 }
             }
         }
+        let plan_eval = self.plan_eval.clone();
         let ctx = DecodeCtx {
             plan: &plan,
+            eval: &plan_eval,
             fields: &self.field_set,
             columns: columns.as_deref(),
             format: self.def.format,
@@ -377,11 +383,12 @@ impl StreamRuntime {
                 let first = it.next().unwrap_or_default();
                 let handles: Vec<_> = it
                     .map(|g| {
-                        let (plan, decoded, accepted) = (&plan, &decoded, &accepted);
-                        s.spawn(move || update_states(plan, decoded, accepted, g))
+                        let (plan, pe, decoded, accepted) =
+                            (&plan, &*plan_eval, &decoded, &accepted);
+                        s.spawn(move || update_states(plan, pe, decoded, accepted, g))
                     })
                     .collect();
-                let mut n = update_states(&plan, &decoded, &accepted, first);
+                let mut n = update_states(&plan, &plan_eval, &decoded, &accepted, first);
                 for h in handles {
                     n += h.join().expect("aggregation worker panicked");
                 }
@@ -390,6 +397,7 @@ impl StreamRuntime {
         } else {
             update_states(
                 &plan,
+                &plan_eval,
                 &decoded,
                 &accepted,
                 groups.into_iter().flatten().collect(),
@@ -411,7 +419,8 @@ impl StreamRuntime {
         sink: &mut dyn ResultSink,
     ) -> Vec<(usize, i64)> {
         let width = plan.fields.len();
-        let words = d.words;
+        let words = self.plan_eval.words;
+        let pe = self.plan_eval.clone();
         let mut accepted = Vec::new();
         let delay = self.def.watermark_ms;
         let mut ok_index = 0usize;
@@ -444,7 +453,7 @@ impl StreamRuntime {
             }
             self.stats.accepted += 1;
             let hit = |root: usize| roots[root / 64] & (1 << (root % 64)) != 0;
-            for (f, root) in plan.filters.iter().zip(&d.filter_roots) {
+            for (f, root) in plan.filters.iter().zip(&pe.filter_roots) {
                 if !hit(*root) {
                     continue;
                 }
@@ -926,6 +935,7 @@ const PARALLEL_MIN_RECORDS: usize = 2048;
 /// records of every part, in input order.
 fn update_states(
     plan: &StreamPlan,
+    pe: &PlanEval,
     decoded: &[Decoded<'_>],
     accepted: &[Vec<(usize, i64)>],
     mut states: Vec<(usize, &mut AggState)>,
@@ -945,17 +955,15 @@ fn update_states(
     let mut slot_hash: Vec<Option<u64>> = vec![None; width];
     // Root index → positions in `states` of the states it filters.
     let mut by_root: Vec<Vec<usize>> = Vec::new();
-    if let Some(d) = decoded.first() {
-        for (pos, (i, _)) in states.iter().enumerate() {
-            let root = d.state_roots[*i];
-            if by_root.len() <= root {
-                by_root.resize(root + 1, Vec::new());
-            }
-            by_root[root].push(pos);
+    for (pos, (i, _)) in states.iter().enumerate() {
+        let root = pe.state_roots[*i];
+        if by_root.len() <= root {
+            by_root.resize(root + 1, Vec::new());
         }
+        by_root[root].push(pos);
     }
+    let words = pe.words;
     for (d, acc) in decoded.iter().zip(accepted) {
-        let words = d.words;
         for &(ok, ts) in acc {
             let slots = &d.slots[ok * width..(ok + 1) * width];
             let roots = &d.roots[ok * words..(ok + 1) * words];
@@ -1081,17 +1089,65 @@ struct Decoded<'a> {
     records: Vec<DecodedLine<'a>>,
     /// Slots of the accepted lines, `fields` values each.
     slots: Vec<Value<'a>>,
-    /// Truth bits of the root predicates of the accepted lines, `words` each.
+    /// Truth bits of the root predicates of the accepted lines,
+    /// [`PlanEval::words`] each.
     roots: Vec<u64>,
-    words: usize,
-    /// Root index of each state's filter and each filter query's predicate.
+}
+
+/// What evaluating a plan needs beyond the plan itself, computed once when
+/// the plan is built rather than per batch. A *root* is a predicate node
+/// whose truth phase 2 reads: a state's filter or a filter query's WHERE.
+struct PlanEval {
+    /// Defaults and activation edges of the predicate graph.
+    shape: EvalShape,
+    /// Root index of each state's filter, in plan order.
     state_roots: Vec<usize>,
+    /// Root index of each filter query's predicate, in plan order.
     filter_roots: Vec<usize>,
+    /// u64 words of root bits per record.
+    words: usize,
+    /// Node → root index (`u32::MAX` for nodes that are not roots).
+    root_index: Vec<u32>,
+    /// Root bits when every atom is false.
+    default_bits: Vec<u64>,
+}
+
+impl PlanEval {
+    fn new(plan: &StreamPlan) -> PlanEval {
+        let shape = EvalShape::new(&plan.graph);
+        let mut root_index = vec![u32::MAX; plan.graph.nodes.len()];
+        let mut count = 0u32;
+        let mut root = |node: u32| {
+            if root_index[node as usize] == u32::MAX {
+                root_index[node as usize] = count;
+                count += 1;
+            }
+            root_index[node as usize] as usize
+        };
+        let state_roots: Vec<usize> = plan.states.iter().map(|s| root(s.filter)).collect();
+        let filter_roots: Vec<usize> = plan.filters.iter().map(|f| root(f.filter)).collect();
+        let words = (count as usize).div_ceil(64).max(1);
+        let mut default_bits = vec![0u64; words];
+        for (node, i) in root_index.iter().enumerate() {
+            if *i != u32::MAX && shape.defaults()[node] == Truth::True {
+                default_bits[*i as usize / 64] |= 1 << (i % 64);
+            }
+        }
+        PlanEval {
+            shape,
+            state_roots,
+            filter_roots,
+            words,
+            root_index,
+            default_bits,
+        }
+    }
 }
 
 /// Everything phase 1 reads; shared by the worker threads.
 struct DecodeCtx<'p> {
     plan: &'p StreamPlan,
+    eval: &'p PlanEval,
     fields: &'p FieldSet,
     columns: Option<&'p [Option<DataType>]>,
     format: Format,
@@ -1106,35 +1162,15 @@ impl DecodeCtx<'_> {
     /// evaluate the shared predicates.
     fn decode<'a>(&self, part: &'a [u8]) -> Decoded<'a> {
         let plan = self.plan;
+        let pe = self.eval;
         let width = plan.fields.len();
-        let mut root_of: HashMap<u32, usize> = HashMap::new();
-        let mut root_nodes = Vec::new();
-        let mut root = |node: u32| {
-            *root_of.entry(node).or_insert_with(|| {
-                root_nodes.push(node);
-                root_nodes.len() - 1
-            })
-        };
-        let state_roots: Vec<usize> = plan.states.iter().map(|s| root(s.filter)).collect();
-        let filter_roots: Vec<usize> = plan.filters.iter().map(|f| root(f.filter)).collect();
-        let words = root_nodes.len().div_ceil(64).max(1);
+        let words = pe.words;
         let mut out = Decoded {
             records: Vec::new(),
             slots: Vec::new(),
             roots: Vec::new(),
-            words,
-            state_roots,
-            filter_roots,
         };
-        let mut eval = Evaluator::new(&plan.graph);
-        let mut root_index = vec![u32::MAX; plan.graph.nodes.len()];
-        let mut default_bits = vec![0u64; words];
-        for (i, node) in root_nodes.iter().enumerate() {
-            root_index[*node as usize] = i as u32;
-            if eval.defaults()[*node as usize] == Truth::True {
-                default_bits[i / 64] |= 1 << (i % 64);
-            }
-        }
+        let mut eval = Evaluator::new(&pe.shape, &plan.graph);
         let mut slots: Vec<Value<'a>> = vec![Value::Null; width];
         for raw in lines_of(part) {
             let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
@@ -1142,10 +1178,10 @@ impl DecodeCtx<'_> {
             if let RecStatus::Ok { .. } = status {
                 eval.evaluate(&plan.graph, &slots);
                 // Root bits: the defaults, corrected for the nodes that changed.
-                out.roots.extend_from_slice(&default_bits);
+                out.roots.extend_from_slice(&pe.default_bits);
                 let base = out.roots.len() - words;
                 for node in eval.changed() {
-                    let i = root_index[node as usize];
+                    let i = pe.root_index[node as usize];
                     if i != u32::MAX {
                         let (w, bit) = (base + i as usize / 64, 1u64 << (i % 64));
                         if eval.truth[node as usize] == Truth::True {

@@ -19,12 +19,11 @@ use crate::planner::Truth;
 use crate::value::Value;
 use regex_automata::{Input, PatternSet};
 
-/// Reusable buffers for evaluation.
+/// What sparse evaluation needs to know about a graph: each node's default,
+/// the activation edges, the atoms. Built once per plan, shared by every
+/// batch and thread that evaluates it.
 #[derive(Debug)]
-pub struct Evaluator {
-    /// Truth value per node, valid after [`Evaluator::evaluate`].
-    pub truth: Vec<Truth>,
-    patsets: Vec<PatternSet>,
+pub struct EvalShape {
     /// Each node's value when every atom is false.
     defaults: Vec<Truth>,
     /// Parents of each node, as ranges into `parents`.
@@ -34,29 +33,16 @@ pub struct Evaluator {
     atom_nodes: Vec<u32>,
     /// Index in the graph's program of each compound node.
     instr_of: Vec<u32>,
-    /// Per node, the number of the last record that visited it.
-    visited: Vec<u32>,
-    record_no: u32,
-    /// Atoms that are not false for the current record.
-    active_atoms: Vec<u32>,
-    /// Compound nodes evaluated for the current record, in id order.
-    active_nodes: Vec<u32>,
-    stack: Vec<u32>,
 }
 
-impl Evaluator {
-    /// Buffers sized for `graph`.
-    pub fn new(graph: &PredGraph) -> Evaluator {
+impl EvalShape {
+    /// The shape of `graph`.
+    pub fn new(graph: &PredGraph) -> EvalShape {
         let n = graph.nodes.len();
         let mut truth = vec![Truth::False; n];
         for (id, t) in &graph.consts {
             truth[*id as usize] = *t;
         }
-        let patsets = graph
-            .scanners
-            .iter()
-            .map(|s| PatternSet::new(s.regexes.len()))
-            .collect();
         // Defaults: atoms false, constants as they are, the program on top.
         for ins in &graph.program {
             truth[ins.node as usize] = eval_instr(graph, ins, &truth);
@@ -115,25 +101,55 @@ impl Evaluator {
                 )
             })
             .collect();
-        Evaluator {
-            defaults: truth.clone(),
-            truth,
-            patsets,
+        EvalShape {
+            defaults: truth,
             parent_start,
             parents,
             atom_nodes,
             instr_of,
-            visited: vec![0; n],
-            record_no: 0,
-            active_atoms: Vec::new(),
-            active_nodes: Vec::new(),
-            stack: Vec::new(),
         }
     }
 
     /// The value every node has when every atom is false.
     pub fn defaults(&self) -> &[Truth] {
         &self.defaults
+    }
+}
+
+/// Reusable buffers for evaluating one graph, record after record.
+#[derive(Debug)]
+pub struct Evaluator<'s> {
+    shape: &'s EvalShape,
+    /// Truth value per node, valid after [`Evaluator::evaluate`].
+    pub truth: Vec<Truth>,
+    patsets: Vec<PatternSet>,
+    /// Per node, the number of the last record that visited it.
+    visited: Vec<u32>,
+    record_no: u32,
+    /// Atoms that are not false for the current record.
+    active_atoms: Vec<u32>,
+    /// Compound nodes evaluated for the current record, in id order.
+    active_nodes: Vec<u32>,
+    stack: Vec<u32>,
+}
+
+impl<'s> Evaluator<'s> {
+    /// Buffers for `graph`, whose shape is `shape`.
+    pub fn new(shape: &'s EvalShape, graph: &PredGraph) -> Evaluator<'s> {
+        Evaluator {
+            shape,
+            truth: shape.defaults.clone(),
+            patsets: graph
+                .scanners
+                .iter()
+                .map(|s| PatternSet::new(s.regexes.len()))
+                .collect(),
+            visited: vec![0; shape.defaults.len()],
+            record_no: 0,
+            active_atoms: Vec::new(),
+            active_nodes: Vec::new(),
+            stack: Vec::new(),
+        }
     }
 
     /// The nodes that may differ from their default for the current record:
@@ -149,7 +165,7 @@ impl Evaluator {
     #[inline]
     pub fn evaluate(&mut self, graph: &PredGraph, record: &[Value<'_>]) {
         for node in &self.active_nodes {
-            self.truth[*node as usize] = self.defaults[*node as usize];
+            self.truth[*node as usize] = self.shape.defaults[*node as usize];
         }
         for idx in &graph.eq_indexes {
             eval_eq(idx, &record[idx.slot], &mut self.truth);
@@ -200,15 +216,15 @@ impl Evaluator {
         }
         self.active_atoms.clear();
         self.active_nodes.clear();
-        for a in &self.atom_nodes {
+        for a in &self.shape.atom_nodes {
             if self.truth[*a as usize] != Truth::False {
                 self.active_atoms.push(*a);
                 let (s, e) = (
-                    self.parent_start[*a as usize],
-                    self.parent_start[*a as usize + 1],
+                    self.shape.parent_start[*a as usize],
+                    self.shape.parent_start[*a as usize + 1],
                 );
                 self.stack
-                    .extend_from_slice(&self.parents[s as usize..e as usize]);
+                    .extend_from_slice(&self.shape.parents[s as usize..e as usize]);
             }
         }
         while let Some(node) = self.stack.pop() {
@@ -218,15 +234,15 @@ impl Evaluator {
             self.visited[node as usize] = self.record_no;
             self.active_nodes.push(node);
             let (s, e) = (
-                self.parent_start[node as usize],
-                self.parent_start[node as usize + 1],
+                self.shape.parent_start[node as usize],
+                self.shape.parent_start[node as usize + 1],
             );
             self.stack
-                .extend_from_slice(&self.parents[s as usize..e as usize]);
+                .extend_from_slice(&self.shape.parents[s as usize..e as usize]);
         }
         self.active_nodes.sort_unstable();
         for node in &self.active_nodes {
-            let ins = &graph.program[self.instr_of[*node as usize] as usize];
+            let ins = &graph.program[self.shape.instr_of[*node as usize] as usize];
             self.truth[*node as usize] = eval_instr(graph, ins, &self.truth);
         }
     }

@@ -110,10 +110,16 @@ pub fn decode_csv<'a>(
         }
         col += 1;
     }
-    if col != header.columns() {
+    check_columns(col, header, line)?;
+    Ok(())
+}
+
+/// A line must have as many columns as its header.
+fn check_columns(found: usize, header: &CsvHeader, line: &str) -> Result<(), DecodeError> {
+    if found != header.columns() {
         return Err(DecodeError::ColumnCount {
             expected: header.columns(),
-            found: col,
+            found,
             offset: line.len(),
         });
     }
@@ -139,13 +145,7 @@ pub fn csv_row_object(
         }
         col += 1;
     }
-    if col != header.columns() {
-        return Err(DecodeError::ColumnCount {
-            expected: header.columns(),
-            found: col,
-            offset: line.len(),
-        });
-    }
+    check_columns(col, header, line)?;
     Ok(map)
 }
 
