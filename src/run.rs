@@ -6,6 +6,7 @@
 
 use crate::exec::{Engine, ResultSink, StatementError, StreamStats};
 use crate::parser::{self, Statement};
+use crate::planner::StreamDef;
 use crate::watch::dir;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -129,24 +130,29 @@ pub fn drive(
     chunk_bytes: usize,
     sink: &mut dyn ResultSink,
 ) -> Result<(), RunError> {
-    let sources: Vec<(String, PathBuf)> = engine
+    let sources: Vec<(StreamDef, PathBuf)> = engine
         .streams()
         .filter_map(|s| {
             s.def()
                 .source_dir()
-                .map(|d| (s.def().name.clone(), PathBuf::from(d)))
+                .map(|d| (s.def().clone(), PathBuf::from(d)))
         })
         .collect();
-    for (stream, dir_path) in sources {
+    for (def, dir_path) in sources {
+        let stream = def.name.as_str();
         let files = dir::list_files(&dir_path).map_err(|source| RunError::Io {
             path: dir_path.display().to_string(),
             source,
         })?;
-        for file in files {
+        let wanted = files.into_iter().filter(|f| {
+            f.file_name()
+                .is_some_and(|n| def.wants_file(&n.to_string_lossy()))
+        });
+        for file in wanted {
             let mut origin = crate::exec::Origin::new(file.display().to_string());
             dir::for_each_chunk(&file, chunk_bytes, |chunk| {
                 engine
-                    .push_lines(&stream, &mut origin, chunk, now_ms(), sink)
+                    .push_lines(stream, &mut origin, chunk, now_ms(), sink)
                     .expect("stream exists");
             })
             .map_err(|source| RunError::Io {

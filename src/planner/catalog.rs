@@ -35,6 +35,10 @@ pub struct StreamDef {
     pub watermark_ms: i64,
     /// Longest accepted line in bytes.
     pub max_line: usize,
+    /// For `dir:` sources, a glob (`*.jsonl`) that file names must match;
+    /// `None` reads every file. Given as `files = '…'`, or as `pattern = '…'`
+    /// for formats whose lines are not themselves described by a pattern.
+    pub files: Option<String>,
     /// The statement text, for listing.
     pub text: String,
 }
@@ -50,6 +54,7 @@ impl StreamDef {
             event_time: None,
             watermark_ms: 0,
             max_line: DEFAULT_MAX_LINE,
+            files: None,
             text: text.to_string(),
         };
         if let Some(cols) = &cs.columns {
@@ -112,10 +117,28 @@ impl StreamDef {
                         )
                     })?
                 }
+                "files" | "pattern" => {
+                    if value.is_empty() || value.contains('/') {
+                        return Err(err(
+                            format!("invalid file pattern `{value}`: expected a file-name glob such as '*.jsonl'"),
+                            opt.value_span,
+                        ));
+                    }
+                    if let Err(e) = globset::Glob::new(value) {
+                        return Err(err(format!("invalid file pattern `{value}`: {e}"), opt.value_span));
+                    }
+                    if def.files.is_some() {
+                        return Err(err(
+                            "give the file pattern once, as `files` or `pattern`".to_string(),
+                            opt.key.span,
+                        ));
+                    }
+                    def.files = Some(value.to_string());
+                }
                 _ => {
                     return Err(err(
                         format!(
-                            "unknown stream option `{}`: expected source, format, event_time, watermark or max_line",
+                            "unknown stream option `{}`: expected source, format, event_time, watermark, max_line or files",
                             opt.key.name
                         ),
                         opt.key.span,
@@ -156,6 +179,16 @@ impl StreamDef {
             .and_then(|cols| cols.iter().find(|(n, _)| n == name).map(|(_, t)| t))
     }
 
+    /// Whether a file named `name` belongs to this stream's `dir:` source.
+    pub fn wants_file(&self, name: &str) -> bool {
+        match &self.files {
+            None => true,
+            Some(glob) => globset::Glob::new(glob)
+                .map(|g| g.compile_matcher().is_match(name))
+                .unwrap_or(false),
+        }
+    }
+
     /// The directory of a `dir:` source.
     pub fn source_dir(&self) -> Option<&str> {
         self.source.as_deref().and_then(|s| s.strip_prefix("dir:"))
@@ -185,6 +218,28 @@ pub fn parse_duration_ms(s: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn def_of(sql: &str) -> Result<StreamDef, PlanError> {
+        let stmts = crate::parser::parse_statements(sql).expect("parses");
+        match &stmts[0].statement {
+            crate::parser::Statement::CreateStream(cs) => StreamDef::from_ast(cs, sql),
+            other => panic!("not a CREATE STREAM: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn file_patterns() {
+        let d = def_of("CREATE STREAM s WITH (source = 'dir:x', files = '*.jsonl');").unwrap();
+        assert!(d.wants_file("a.jsonl"));
+        assert!(!d.wants_file("a.jsonl.tmp"));
+        let d = def_of("CREATE STREAM s WITH (source = 'dir:x', pattern = 'app-?.log');").unwrap();
+        assert!(d.wants_file("app-1.log") && !d.wants_file("app-10.log"));
+        let d = def_of("CREATE STREAM s WITH (source = 'dir:x');").unwrap();
+        assert!(d.wants_file("anything"));
+        assert!(def_of("CREATE STREAM s WITH (files = 'a/*.log');").is_err());
+        assert!(def_of("CREATE STREAM s WITH (files = '[a');").is_err());
+        assert!(def_of("CREATE STREAM s WITH (files = '*.a', pattern = '*.b');").is_err());
+    }
 
     #[test]
     fn durations() {
