@@ -499,3 +499,54 @@ fn many_queries_shared_equal_each_query_alone() {
     assert!(shared.len() > 1000, "{} results", shared.len());
     assert_eq!(shared, alone);
 }
+
+#[test]
+fn snapshots_show_open_windows_and_running_totals_without_closing_them() {
+    let mut e = engine(&format!(
+        "{READINGS}
+         CREATE QUERY tumble AS SELECT k, count(*) AS n FROM r GROUP BY k WINDOW TUMBLING 10s EMIT EVERY 1s;
+         CREATE QUERY total AS SELECT k, sum(v) AS s FROM r GROUP BY k;
+         CREATE QUERY f AS SELECT k FROM r WHERE v > 100;"
+    ));
+    let out = push(
+        &mut e,
+        "r",
+        r#"{"ts": 1000, "k": "a", "v": 1}
+{"ts": 12000, "k": "a", "v": 2}
+{"ts": 13000, "k": "b", "v": 5}
+"#,
+    );
+    // Watermark 12 s closed [0, 10 s); [10 s, 20 s) is open.
+    assert_eq!(
+        lines(&out),
+        [r#"{"query":"tumble","window_start":0,"window_end":10000,"group":{"k":"a"},"values":{"n":1}}"#]
+    );
+    let mut snap = Vec::new();
+    e.snapshot("tumble", &mut snap).unwrap();
+    e.snapshot("total", &mut snap).unwrap();
+    e.snapshot("f", &mut snap).unwrap();
+    assert_eq!(
+        lines(&snap),
+        [
+            r#"{"query":"total","window_start":null,"window_end":null,"group":{"k":"a"},"values":{"s":3}}"#,
+            r#"{"query":"total","window_start":null,"window_end":null,"group":{"k":"b"},"values":{"s":5}}"#,
+            r#"{"query":"tumble","window_start":10000,"window_end":20000,"group":{"k":"a"},"values":{"n":1}}"#,
+            r#"{"query":"tumble","window_start":10000,"window_end":20000,"group":{"k":"b"},"values":{"n":1}}"#,
+        ]
+    );
+    assert!(e.snapshot("nope", &mut snap).is_err());
+    // A snapshot changes nothing: the final window carries later records too.
+    let mut out = push(&mut e, "r", "{\"ts\": 14000, \"k\": \"a\", \"v\": 1}\n");
+    e.flush(&mut out);
+    let finals: Vec<String> = lines(&out)
+        .into_iter()
+        .filter(|l| l.contains("tumble"))
+        .collect();
+    assert_eq!(
+        finals,
+        [
+            r#"{"query":"tumble","window_start":10000,"window_end":20000,"group":{"k":"a"},"values":{"n":2}}"#,
+            r#"{"query":"tumble","window_start":10000,"window_end":20000,"group":{"k":"b"},"values":{"n":1}}"#,
+        ]
+    );
+}

@@ -875,6 +875,26 @@ impl Engine {
         }
     }
 
+    /// Emits the current, not yet final values of aggregate query `name`:
+    /// its open windows (windowed queries) or its running totals. Nothing is
+    /// closed or changed; this is what `EMIT EVERY` shows between finals.
+    pub fn snapshot(&self, name: &str, sink: &mut dyn ResultSink) -> Result<(), String> {
+        let stream = self
+            .query_stream
+            .get(name)
+            .ok_or_else(|| format!("no query named `{name}`"))?;
+        let rt = &self.streams[stream];
+        let Some(q) = rt.aggs.get(name) else {
+            return Ok(()); // a filter query has no state to show
+        };
+        let state = rt.states.get(&q.state).expect("state exists");
+        match q.agg().window {
+            Some(w) => super::window::emit_open_windows(q, w, state, sink),
+            None => emit_running(q, state, sink),
+        }
+        Ok(())
+    }
+
     /// The shared plan of one stream, or of all, as text.
     pub fn explain(&self, stream: Option<&str>) -> String {
         self.streams

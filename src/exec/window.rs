@@ -94,6 +94,39 @@ pub fn close_windows(
     }
 }
 
+/// Emits the current values of every window of `q` that is still open (not
+/// yet closed by the watermark) and has data: partial results, for queries
+/// that show progress before a window is final (`EMIT EVERY`).
+pub fn emit_open_windows(q: &AggRuntime, w: Window, state: &AggState, sink: &mut dyn ResultSink) {
+    let (size, slide) = (w.size_ms as i128, w.slide_ms as i128);
+    let lo = (q.next_start as i128).max(q.first_start as i128);
+    let mut starts: BTreeSet<i128> = BTreeSet::new();
+    let range_lo = i64::try_from(lo).unwrap_or(i64::MIN);
+    for (&ps, table) in state.panes.range(range_lo..) {
+        if table.is_empty() {
+            continue;
+        }
+        let ps = ps as i128;
+        let mut s = floor_to(ps, slide);
+        while s > ps - size {
+            if s >= lo {
+                starts.insert(s);
+            }
+            s -= slide;
+        }
+    }
+    for s in starts {
+        let (start, end) = (s as i64, i64::try_from(s + size).unwrap_or(i64::MAX));
+        let mut merged: hashbrown::HashMap<&[OwnedValue], Vec<&[Acc]>> = hashbrown::HashMap::new();
+        for (_, t) in state.panes.range(start..end) {
+            for g in t.groups() {
+                merged.entry(&g.key[..]).or_default().push(&g.accs[..]);
+            }
+        }
+        finish_groups(q, merged.into_iter(), Some((start, end)), sink);
+    }
+}
+
 /// Emits the current running totals of `q`.
 pub fn emit_running(q: &AggRuntime, state: &AggState, sink: &mut dyn ResultSink) {
     finish_groups(
