@@ -535,6 +535,10 @@ fn snapshots_show_open_windows_and_running_totals_without_closing_them() {
         ]
     );
     assert!(e.snapshot("nope", &mut snap).is_err());
+    let r = e.stream("r").unwrap();
+    assert_eq!(r.query_state("total"), Some((Some(3), 2)));
+    assert_eq!(r.query_state("f"), Some((None, 0)));
+    assert_eq!(r.query_state("nope"), None);
     // A snapshot changes nothing: the final window carries later records too.
     let mut out = push(&mut e, "r", "{\"ts\": 14000, \"k\": \"a\", \"v\": 1}\n");
     e.flush(&mut out);

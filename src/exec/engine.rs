@@ -246,6 +246,20 @@ impl StreamRuntime {
         self.queries.values()
     }
 
+    /// Counters of one query of this stream: records that passed its `WHERE`
+    /// (for aggregate queries, since its shared state was created) and the
+    /// groups its state holds; `None` for an unknown query. Filter queries
+    /// hold no state, and their matches are their results.
+    pub fn query_state(&self, name: &str) -> Option<(Option<u64>, usize)> {
+        if !self.queries.contains_key(name) {
+            return None;
+        }
+        Some(match self.aggs.get(name).and_then(|q| self.states.get(&q.state)) {
+            Some(st) => (Some(st.matched), st.group_count()),
+            None => (None, 0),
+        })
+    }
+
     /// Groups held in aggregation state, over all panes.
     pub fn state_groups(&self) -> usize {
         self.states.values().map(AggState::group_count).sum()
@@ -1004,6 +1018,7 @@ fn update_states(
                 for &pos in by_root.get(root).map(Vec::as_slice).unwrap_or(&[]) {
                     let (i, state) = &mut states[pos];
                     updates += 1;
+                    state.matched += 1;
                     let st = &plan.states[*i];
                     let keys = &plan.key_lists[st.key_list];
                     let combo = &mut combos[st.key_list];

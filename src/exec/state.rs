@@ -116,6 +116,8 @@ pub struct AggState {
     pub panes: BTreeMap<i64, GroupTable>,
     /// Groups of a running (unwindowed) state.
     pub running: GroupTable,
+    /// Records that passed the state's filter since it was created.
+    pub matched: u64,
 }
 
 impl AggState {
