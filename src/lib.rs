@@ -8,6 +8,7 @@
 //! - [`planner`]: the catalog, type checks, and the shared plan per stream.
 //! - [`exec`]: decoding, predicate evaluation, aggregation state, windows.
 //! - [`watch`]: sources that feed records in.
+//! - [`server`]: `shoal serve`: HTTP API, websocket feeds, live sources.
 //! - [`gen`]: deterministic generators of realistic data and queries.
 
 #![warn(missing_docs)]
@@ -19,6 +20,7 @@ pub mod gen;
 pub mod parser;
 pub mod planner;
 pub mod run;
+pub mod server;
 pub mod value;
 pub mod value_map;
 pub mod watch;

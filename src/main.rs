@@ -44,6 +44,20 @@ enum Command {
         #[arg(long)]
         rejects: Option<PathBuf>,
     },
+    /// Run the server: HTTP API, live sources, websocket result feeds.
+    Serve {
+        /// Statement files executed at start, in order.
+        files: Vec<PathBuf>,
+        /// Address to listen on. Loopback by default.
+        #[arg(long, default_value = "127.0.0.1:7878")]
+        bind: std::net::SocketAddr,
+        /// Feed a `tweets` stream with generated tweets in real time and register example queries.
+        #[arg(long)]
+        demo: bool,
+        /// Tweets per second of the demo generator.
+        #[arg(long, default_value_t = 200.0)]
+        demo_rate: f64,
+    },
     /// Generate data or queries.
     Gen {
         #[command(subcommand)]
@@ -158,6 +172,31 @@ fn main() -> Result<()> {
                     updates as f64 / accepted.max(1) as f64,
                     peak_rss_bytes().unwrap_or(0) as f64 / (1024.0 * 1024.0)
                 );
+            }
+        }
+        Command::Serve {
+            files,
+            bind,
+            demo,
+            demo_rate,
+        } => {
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_env("SHOAL_LOG")
+                        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                )
+                .with_writer(std::io::stderr)
+                .init();
+            let opts = shoal::server::ServeOptions {
+                bind,
+                files,
+                demo,
+                demo_rate,
+            };
+            let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
+            if let Err(e) = rt.block_on(shoal::server::serve(opts)) {
+                eprintln!("error: {e}");
+                std::process::exit(2);
             }
         }
         Command::Gen { what } => match what {

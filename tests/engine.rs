@@ -519,7 +519,9 @@ fn snapshots_show_open_windows_and_running_totals_without_closing_them() {
     // Watermark 12 s closed [0, 10 s); [10 s, 20 s) is open.
     assert_eq!(
         lines(&out),
-        [r#"{"query":"tumble","window_start":0,"window_end":10000,"group":{"k":"a"},"values":{"n":1}}"#]
+        [
+            r#"{"query":"tumble","window_start":0,"window_end":10000,"group":{"k":"a"},"values":{"n":1}}"#
+        ]
     );
     let mut snap = Vec::new();
     e.snapshot("tumble", &mut snap).unwrap();

@@ -254,10 +254,12 @@ impl StreamRuntime {
         if !self.queries.contains_key(name) {
             return None;
         }
-        Some(match self.aggs.get(name).and_then(|q| self.states.get(&q.state)) {
-            Some(st) => (Some(st.matched), st.group_count()),
-            None => (None, 0),
-        })
+        Some(
+            match self.aggs.get(name).and_then(|q| self.states.get(&q.state)) {
+                Some(st) => (Some(st.matched), st.group_count()),
+                None => (None, 0),
+            },
+        )
     }
 
     /// Groups held in aggregation state, over all panes.
@@ -917,6 +919,15 @@ impl Engine {
             .map(|rt| explain::explain(&rt.plan, &rt.state_descs, &rt.queries))
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    /// The shared plan of one stream, or of all, as data.
+    pub fn describe(&self, stream: Option<&str>) -> Vec<crate::planner::describe::PlanDescription> {
+        self.streams
+            .values()
+            .filter(|rt| stream.is_none_or(|s| s == rt.def.name))
+            .map(|rt| crate::planner::describe::describe(&rt.plan, &rt.state_descs, &rt.queries))
+            .collect()
     }
 
     /// A stream's runtime.

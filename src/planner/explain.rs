@@ -52,22 +52,7 @@ pub fn explain(
             ""
         }
     );
-    // Every query that depends on each node, directly or through a parent.
-    let mut users: Vec<BTreeSet<Arc<str>>> = vec![BTreeSet::new(); g.nodes.len()];
-    for (node, qs) in &plan.users {
-        users[*node as usize].extend(qs.iter().cloned());
-    }
-    for id in (0..g.nodes.len()).rev() {
-        let children: Vec<NodeId> = match &g.nodes[id] {
-            Node::And(cs) | Node::Or(cs) => cs.clone(),
-            Node::Not(c) => vec![*c],
-            _ => vec![],
-        };
-        let mine = users[id].clone();
-        for c in children {
-            users[c as usize].extend(mine.iter().cloned());
-        }
-    }
+    let users = node_users(plan);
     let (eq, scan, single) = g.atom_counts();
     let _ = writeln!(
         out,
@@ -75,13 +60,7 @@ pub fn explain(
         g.nodes.len()
     );
     for (id, node) in g.nodes.iter().enumerate() {
-        let text = match node {
-            Node::Const(t) => format!("{t:?}").to_uppercase(),
-            Node::Atom(a) => a.to_string(),
-            Node::And(cs) => join_nodes(cs, " AND "),
-            Node::Or(cs) => join_nodes(cs, " OR "),
-            Node::Not(c) => format!("NOT n{c}"),
-        };
+        let text = node_text(node);
         let u = &users[id];
         let _ = writeln!(
             out,
@@ -176,6 +155,39 @@ pub fn explain(
         let _ = writeln!(out, "    {} filter n{} emits {proj}", f.query, f.filter);
     }
     out
+}
+
+/// Every query that depends on each predicate node, directly or through a
+/// parent, indexed by node id.
+pub fn node_users(plan: &StreamPlan) -> Vec<BTreeSet<Arc<str>>> {
+    let g = &plan.graph;
+    let mut users: Vec<BTreeSet<Arc<str>>> = vec![BTreeSet::new(); g.nodes.len()];
+    for (node, qs) in &plan.users {
+        users[*node as usize].extend(qs.iter().cloned());
+    }
+    for id in (0..g.nodes.len()).rev() {
+        let children: Vec<NodeId> = match &g.nodes[id] {
+            Node::And(cs) | Node::Or(cs) => cs.clone(),
+            Node::Not(c) => vec![*c],
+            _ => vec![],
+        };
+        let mine = users[id].clone();
+        for c in children {
+            users[c as usize].extend(mine.iter().cloned());
+        }
+    }
+    users
+}
+
+/// The text of one predicate node (`n3 AND n5`, `lang IN ('en')`).
+pub fn node_text(node: &Node) -> String {
+    match node {
+        Node::Const(t) => format!("{t:?}").to_uppercase(),
+        Node::Atom(a) => a.to_string(),
+        Node::And(cs) => join_nodes(cs, " AND "),
+        Node::Or(cs) => join_nodes(cs, " OR "),
+        Node::Not(c) => format!("NOT n{c}"),
+    }
 }
 
 fn join_nodes(cs: &[NodeId], sep: &str) -> String {

@@ -11,6 +11,7 @@
 //! - [`explain`]: the plan as text.
 
 pub mod catalog;
+pub mod describe;
 pub mod explain;
 pub mod graph;
 pub mod plan;

@@ -4,4 +4,7 @@
 //! order, in chunks that end at line boundaries. The live sources (watched
 //! directories, TCP, stdin, HTTP) build on the same chunking.
 
+pub mod chunk;
 pub mod dir;
+
+pub use chunk::{Chunk, FilePosition};

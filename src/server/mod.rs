@@ -1,0 +1,136 @@
+//! `shoal serve`: the engine as a long-running server.
+//!
+//! - [`hub`]: the thread that owns the engine; everything goes through it.
+//! - [`feeds`]: per-query broadcast channels of results.
+//! - [`api`]: the HTTP API (axum).
+//! - [`live`]: websocket result feeds.
+//! - [`metrics`]: `/metrics` in the Prometheus text format.
+//! - [`demo`]: the built-in generator behind `--demo`.
+
+pub mod api;
+pub mod demo;
+pub mod feeds;
+pub mod hub;
+pub mod live;
+pub mod metrics;
+
+use hub::{HubHandle, SourceStarter};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// How to run the server.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// Address to listen on (loopback by default).
+    pub bind: SocketAddr,
+    /// Statement files executed at start, in order.
+    pub files: Vec<PathBuf>,
+    /// Start the demo generator and its queries.
+    pub demo: bool,
+    /// Tweets per second of the demo generator.
+    pub demo_rate: f64,
+}
+
+impl Default for ServeOptions {
+    fn default() -> ServeOptions {
+        ServeOptions {
+            bind: SocketAddr::from(([127, 0, 0, 1], 7878)),
+            files: Vec::new(),
+            demo: false,
+            demo_rate: 200.0,
+        }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// A statement file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A statement file has an error.
+    #[error("{0}")]
+    Statement(String),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Serving failed.
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Starts sources for streams; the server's default uses [`crate::watch`].
+fn source_starter() -> Option<SourceStarter> {
+    None
+}
+
+/// Executes statement text at start; errors are rendered against the text.
+async fn execute_file(hub: &HubHandle, path: &str, sql: String) -> Result<(), ServeError> {
+    let (_, err) = hub
+        .execute(sql.clone())
+        .await
+        .map_err(|e| ServeError::Statement(e.to_string()))?;
+    match err {
+        None => Ok(()),
+        Some(e) => Err(ServeError::Statement(format!("{path}: {}", e.render(&sql)))),
+    }
+}
+
+/// Runs the server until Ctrl-C or SIGTERM. Prints `listening on http://ADDR`
+/// on stdout once it accepts connections.
+pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
+    let (hub, _thread) = hub::spawn(source_starter());
+    if opts.demo {
+        execute_file(&hub, "demo", demo::DEMO_SQL.to_string()).await?;
+        tokio::spawn(demo::run(hub.clone(), opts.demo_rate));
+    }
+    for path in &opts.files {
+        let sql = std::fs::read_to_string(path).map_err(|source| ServeError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        execute_file(&hub, &path.display().to_string(), sql).await?;
+    }
+    let listener = tokio::net::TcpListener::bind(opts.bind)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: opts.bind,
+            source,
+        })?;
+    let addr = listener.local_addr()?;
+    let app = api::router(api::AppState { hub: hub.clone() });
+    println!("listening on http://{addr}");
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("install the SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
