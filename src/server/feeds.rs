@@ -11,7 +11,7 @@ use std::sync::Arc;
 use tokio::sync::broadcast;
 
 /// Messages a subscriber may fall behind before it lags.
-pub const FEED_CAPACITY: usize = 4096;
+pub const FEED_CAPACITY: usize = 16384;
 
 /// One message on a feed.
 #[derive(Clone, Debug)]

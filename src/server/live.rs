@@ -17,6 +17,7 @@
 use super::api::{ApiError, AppState};
 use super::feeds::FeedMessage;
 use super::hub::HubHandle;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -39,7 +40,7 @@ pub const CLOSE_TOO_SLOW: u16 = 1008;
 pub async fn query_feed(
     State(st): State<AppState>,
     Path(name): Path<String>,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let Some(rx) = st.hub.feeds.subscribe(&name) else {
         return Err(ApiError::plain(
@@ -47,6 +48,7 @@ pub async fn query_feed(
             &format!("no query named `{name}`"),
         ));
     };
+    let ws = ws.map_err(|e| ApiError::plain(e.status(), &e.body_text()))?;
     let hub = st.hub.clone();
     Ok(ws.on_upgrade(move |socket| run_socket(socket, hub, vec![(name, rx)], false)))
 }
@@ -61,6 +63,22 @@ pub async fn multi_feed(State(st): State<AppState>, ws: WebSocketUpgrade) -> Res
 enum Out {
     Text(String),
     Close(u16, String),
+}
+
+/// When a lagging subscriber is given up: after [`MAX_LAGS`] lag events
+/// within [`LAG_PERIOD`].
+#[derive(Default)]
+struct LagPolicy {
+    recent: Vec<Instant>,
+}
+
+impl LagPolicy {
+    /// Records a lag event at `now`; true when the subscriber should be closed.
+    fn too_slow(&mut self, now: Instant) -> bool {
+        self.recent.retain(|t| now.duration_since(*t) < LAG_PERIOD);
+        self.recent.push(now);
+        self.recent.len() >= MAX_LAGS
+    }
 }
 
 /// Control messages of `/v1/live`.
@@ -89,7 +107,7 @@ async fn forward(
             }
         }
     }
-    let mut lags: Vec<Instant> = Vec::new();
+    let mut lags = LagPolicy::default();
     loop {
         match rx.recv().await {
             Ok(FeedMessage::Result(json)) => {
@@ -108,10 +126,7 @@ async fn forward(
                 return;
             }
             Err(broadcast::error::RecvError::Lagged(n)) => {
-                let now = Instant::now();
-                lags.retain(|t| now.duration_since(*t) < LAG_PERIOD);
-                lags.push(now);
-                if lags.len() >= MAX_LAGS {
+                if lags.too_slow(Instant::now()) {
                     let _ = out
                         .send(Out::Close(
                             CLOSE_TOO_SLOW,
@@ -233,4 +248,22 @@ async fn run_socket(
         task.abort();
     }
     writer.abort();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscribers_are_closed_after_repeated_lags_within_the_period() {
+        let mut p = LagPolicy::default();
+        let t0 = Instant::now();
+        assert!(!p.too_slow(t0));
+        assert!(!p.too_slow(t0 + Duration::from_secs(1)));
+        assert!(p.too_slow(t0 + Duration::from_secs(2)));
+        let mut p = LagPolicy::default();
+        assert!(!p.too_slow(t0));
+        assert!(!p.too_slow(t0 + LAG_PERIOD));
+        assert!(!p.too_slow(t0 + LAG_PERIOD * 2 + Duration::from_secs(1)));
+    }
 }
