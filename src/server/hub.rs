@@ -27,6 +27,9 @@ pub const CHUNK_QUEUE: usize = 64;
 /// How often running totals are pushed when the query sets no `EMIT EVERY`.
 pub const DEFAULT_RUNNING_EMIT_MS: i64 = 1000;
 
+/// Largest batch the hub builds by merging queued chunks.
+pub const MAX_BATCH_BYTES: usize = 4 << 20;
+
 /// How often the hub wakes up for timed work.
 const TICK: Duration = Duration::from_millis(50);
 
@@ -266,7 +269,7 @@ impl Hub {
                     },
                     _ = tick.tick() => self.on_tick(),
                     chunk = chunks.recv() => match chunk {
-                        Some(c) => self.push_chunk(c),
+                        Some(c) => self.push_coalesced(c, &mut chunks),
                         None => break,
                     },
                 }
@@ -414,6 +417,26 @@ impl Hub {
             rejected,
             late,
         })
+    }
+
+    /// Pushes `first` and whatever else is already queued, merging
+    /// consecutive chunks of one source into one batch (up to
+    /// [`MAX_BATCH_BYTES`]): a trickle is processed line by line as it comes,
+    /// a flood in large batches.
+    fn push_coalesced(&mut self, first: Chunk, queue: &mut mpsc::Receiver<Chunk>) {
+        let mut current = first;
+        while current.data.len() < MAX_BATCH_BYTES {
+            let Ok(next) = queue.try_recv() else {
+                break;
+            };
+            if next.stream == current.stream && next.source == current.source && !next.reset {
+                current.data.extend_from_slice(&next.data);
+                current.position = next.position.or(current.position);
+            } else {
+                self.push_chunk(std::mem::replace(&mut current, next));
+            }
+        }
+        self.push_chunk(current);
     }
 
     fn push_chunk(&mut self, chunk: Chunk) {
