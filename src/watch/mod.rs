@@ -5,3 +5,4 @@
 //! directories, TCP, stdin, HTTP) build on the same chunking.
 
 pub mod dir;
+pub mod lines;
