@@ -27,6 +27,12 @@ pub const CHUNK_QUEUE: usize = 64;
 /// How often running totals are pushed when the query sets no `EMIT EVERY`.
 pub const DEFAULT_RUNNING_EMIT_MS: i64 = 1000;
 
+/// Origin id of records POSTed over HTTP (one origin per stream).
+pub const HTTP_ORIGIN: u64 = u64::MAX;
+
+/// Origin id of the demo generator.
+pub const DEMO_ORIGIN: u64 = u64::MAX - 1;
+
 /// Largest batch the hub builds by merging queued chunks.
 pub const MAX_BATCH_BYTES: usize = 4 << 20;
 
@@ -124,7 +130,8 @@ pub struct Hub {
     pub batches: u64,
     /// When the hub started.
     pub started: Instant,
-    origins: HashMap<Arc<str>, Origin>,
+    /// Per-origin reading state, by stream and origin id.
+    origins: HashMap<(Arc<str>, u64), Origin>,
     emitters: HashMap<Arc<str>, Emitter>,
     start_source: Option<SourceStarter>,
     chunk_tx: mpsc::Sender<Chunk>,
@@ -363,8 +370,7 @@ impl Hub {
             Outcome::StreamDropped { name } => {
                 self.sources.remove(name);
                 self.rates.remove(name);
-                self.origins
-                    .retain(|k, _| !k.starts_with(&format!("{name}\u{0}")));
+                self.origins.retain(|k, _| &*k.0 != name.as_str());
             }
             Outcome::QueryCreated { name, .. } => {
                 let name: Arc<str> = Arc::from(name.as_str());
@@ -407,8 +413,17 @@ impl Hub {
             .ok_or_else(|| format!("no stream named `{stream}`"))?
             .stats()
             .clone();
-        let source: Arc<str> = Arc::from("http");
-        self.push(stream, source, data, false, now_ms());
+        let chunk = Chunk {
+            stream: Arc::from(stream),
+            source: Arc::from("http"),
+            origin_id: HTTP_ORIGIN,
+            data: data.to_vec(),
+            reset: false,
+            end: false,
+            position: None,
+            arrival_ms: now_ms(),
+        };
+        self.push_chunk(chunk);
         let after = self.engine.stream(stream).expect("still there").stats();
         let rejected = after.rejected - before.rejected;
         let late = after.late - before.late;
@@ -429,9 +444,14 @@ impl Hub {
             let Ok(next) = queue.try_recv() else {
                 break;
             };
-            if next.stream == current.stream && next.source == current.source && !next.reset {
+            if next.stream == current.stream
+                && next.origin_id == current.origin_id
+                && !next.reset
+                && !current.end
+            {
                 current.data.extend_from_slice(&next.data);
                 current.position = next.position.or(current.position);
+                current.end = next.end;
             } else {
                 self.push_chunk(std::mem::replace(&mut current, next));
             }
@@ -440,27 +460,18 @@ impl Hub {
     }
 
     fn push_chunk(&mut self, chunk: Chunk) {
-        self.push(
-            &chunk.stream,
-            chunk.source,
-            &chunk.data,
-            chunk.reset,
-            chunk.arrival_ms,
-        );
-    }
-
-    fn push(&mut self, stream: &str, source: Arc<str>, data: &[u8], reset: bool, arrival_ms: i64) {
+        let stream = &*chunk.stream;
         if self.engine.stream(stream).is_none() {
             return; // dropped while the chunk was on its way
         }
-        let key: Arc<str> = Arc::from(format!("{stream}\u{0}{source}"));
-        if reset {
+        let key = (chunk.stream.clone(), chunk.origin_id);
+        if chunk.reset {
             self.origins.remove(&key);
         }
         let origin = self
             .origins
-            .entry(key)
-            .or_insert_with(|| Origin::new(source.to_string()));
+            .entry(key.clone())
+            .or_insert_with(|| Origin::new(chunk.source.to_string()));
         let started = Instant::now();
         let mut sink = FeedSink {
             feeds: &self.feeds,
@@ -468,9 +479,12 @@ impl Hub {
         };
         let _ = self
             .engine
-            .push_lines(stream, origin, data, arrival_ms, &mut sink);
+            .push_lines(stream, origin, &chunk.data, chunk.arrival_ms, &mut sink);
         self.batch_seconds.observe(started.elapsed().as_secs_f64());
         self.batches += 1;
+        if chunk.end {
+            self.origins.remove(&key);
+        }
     }
 
     /// Timed work: rates, and `EMIT EVERY` / running-total pushes.

@@ -69,9 +69,21 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
-/// Starts sources for streams; the server's default uses [`crate::watch`].
-fn source_starter() -> Option<SourceStarter> {
-    None
+/// Starts the live sources of streams ([`crate::watch`]) on the server's
+/// runtime (the hub's thread has a runtime of its own that must not run them).
+fn source_starter(runtime: tokio::runtime::Handle) -> SourceStarter {
+    Box::new(move |def, tx| {
+        let _guard = runtime.enter();
+        let handle = crate::watch::spawn_source(def, tx, &[]).map_err(|e| e.to_string())?;
+        let description = match handle.local_addr() {
+            Some(addr) => format!("tcp:{addr}"),
+            None => def.source.clone().unwrap_or_default(),
+        };
+        Ok(hub::SourceGuard {
+            description,
+            _keep: Box::new(handle),
+        })
+    })
 }
 
 /// Executes statement text at start; errors are rendered against the text.
@@ -89,7 +101,7 @@ async fn execute_file(hub: &HubHandle, path: &str, sql: String) -> Result<(), Se
 /// Runs the server until Ctrl-C or SIGTERM. Prints `listening on http://ADDR`
 /// on stdout once it accepts connections.
 pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
-    let (hub, _thread) = hub::spawn(source_starter());
+    let (hub, _thread) = hub::spawn(Some(source_starter(tokio::runtime::Handle::current())));
     if opts.demo {
         execute_file(&hub, "demo", demo::DEMO_SQL.to_string()).await?;
         tokio::spawn(demo::run(hub.clone(), opts.demo_rate));
