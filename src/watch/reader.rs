@@ -1,6 +1,6 @@
 //! Byte streams (a TCP connection, stdin) turned into chunks of lines.
 //!
-//! [`pump`] reads whatever is available, up to the chunk size, and sends it
+//! `pump` reads whatever is available, up to the chunk size, and sends it
 //! at once: one read when data trickles in, many reads gathered into one
 //! chunk while more is already waiting. While the channel is full it does
 //! not read, so a socket's producer is held back by TCP itself.

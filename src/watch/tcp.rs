@@ -1,6 +1,6 @@
 //! `tcp:HOST:PORT`: a listener; any number of producers connect and send
 //! newline-delimited records. Each connection is its own origin, named
-//! `tcp LOCAL <- PEER`, read by its own task (see [`super::reader::pump`]).
+//! `tcp LOCAL <- PEER`, read by its own task (see `reader::pump`).
 
 use super::reader::pump;
 use super::{ChunkSender, Origin, SourceError};
