@@ -7,7 +7,7 @@
 //! rebuilt (cheaply: compiled automata are cached) and no other query's
 //! state is touched.
 
-use super::decode::{self, CsvHeader, FieldSet};
+use super::decode::{self, CsvHeader, FieldSet, LogDecoder, LogScratch, YearContext};
 use super::eval::{EvalShape, Evaluator};
 use super::result::{QueryResult, ResultBody, ResultSink};
 use super::state::{AggState, KeyCombos};
@@ -174,16 +174,34 @@ pub struct StreamRuntime {
     rejects: VecDeque<Reject>,
     /// The plan is stale: queries were registered without rebuilding it.
     dirty: bool,
+    /// For the log formats, the line decoder compiled for `plan`.
+    log: Option<Arc<LogDecoder>>,
+}
+
+/// The log decoder of a stream for a plan: only the plan's fields, and whole
+/// rows when a query selects `*`.
+fn log_decoder(
+    def: &StreamDef,
+    plan: &StreamPlan,
+    fields: &FieldSet,
+) -> Result<Option<Arc<LogDecoder>>, String> {
+    let whole_rows = plan.filters.iter().any(|f| f.projection.is_none());
+    def.log
+        .as_ref()
+        .map(|spec| LogDecoder::new(spec, fields, whole_rows).map(Arc::new))
+        .transpose()
 }
 
 impl StreamRuntime {
-    fn new(def: StreamDef) -> StreamRuntime {
+    fn new(def: StreamDef) -> Result<StreamRuntime, String> {
         let def = Arc::new(def);
         let mut cache = ScannerCache::default();
         let plan = build_plan(def.clone(), &BTreeMap::new(), &BTreeMap::new(), &mut cache)
             .expect("empty plan builds");
-        StreamRuntime {
-            field_set: FieldSet::new(plan.fields.clone()),
+        let field_set = FieldSet::new(plan.fields.clone());
+        Ok(StreamRuntime {
+            log: log_decoder(&def, &plan, &field_set)?,
+            field_set,
             def,
             queries: BTreeMap::new(),
             state_descs: BTreeMap::new(),
@@ -198,7 +216,7 @@ impl StreamRuntime {
             stats: StreamStats::default(),
             rejects: VecDeque::new(),
             dirty: false,
-        }
+        })
     }
 
     fn rebuild(&mut self) -> Result<(), String> {
@@ -209,7 +227,9 @@ impl StreamRuntime {
             &mut self.cache,
         )
         .map_err(|e| e.0.message)?;
-        self.field_set = FieldSet::new(plan.fields.clone());
+        let field_set = FieldSet::new(plan.fields.clone());
+        self.log = log_decoder(&self.def, &plan, &field_set)?;
+        self.field_set = field_set;
         self.plan_eval = Arc::new(PlanEval::new(&plan));
         self.plan = Arc::new(plan);
         self.plan_version += 1;
@@ -341,7 +361,10 @@ impl StreamRuntime {
             }
         }
         let plan_eval = self.plan_eval.clone();
+        let log = self.log.clone();
+        let years = log.as_ref().map(|d| d.years(arrival_ms));
         let ctx = DecodeCtx {
+            log: log.as_deref().zip(years.as_ref()),
             plan: &plan,
             eval: &plan_eval,
             fields: &self.field_set,
@@ -379,7 +402,7 @@ impl StreamRuntime {
         };
         let accepted: Vec<Vec<(usize, i64)>> = decoded
             .iter()
-            .map(|d| self.apply(&plan, d, origin, sink))
+            .map(|d| self.apply(&plan, d, origin, years.as_ref(), sink))
             .collect();
         let total: usize = accepted.iter().map(Vec::len).sum();
         // Phase 2b: aggregation. States are independent, so they are split
@@ -432,8 +455,11 @@ impl StreamRuntime {
         plan: &StreamPlan,
         d: &Decoded<'a>,
         origin: &mut Origin,
+        years: Option<&YearContext>,
         sink: &mut dyn ResultSink,
     ) -> Vec<(usize, i64)> {
+        let log = self.log.clone();
+        let mut log_scratch: Option<LogScratch> = None;
         let width = plan.fields.len();
         let words = self.plan_eval.words;
         let pe = self.plan_eval.clone();
@@ -485,6 +511,20 @@ impl StreamRuntime {
                         Format::Csv => {
                             let (_, header) = origin.csv_header.as_ref().expect("header set");
                             match decode::csv_row_object(line, header) {
+                                Ok(obj) => ResultBody::RawRow(Arc::from(
+                                    serde_json::to_string(&obj)
+                                        .expect("object serializes")
+                                        .as_str(),
+                                )),
+                                Err(_) => continue,
+                            }
+                        }
+                        Format::Regex | Format::Syslog | Format::Ascp => {
+                            let (Some(log), Some(years)) = (&log, years) else {
+                                continue;
+                            };
+                            let scratch = log_scratch.get_or_insert_with(|| log.scratch());
+                            match log.row_object(line, years, scratch) {
                                 Ok(obj) => ResultBody::RawRow(Arc::from(
                                     serde_json::to_string(&obj)
                                         .expect("object serializes")
@@ -693,8 +733,9 @@ impl Engine {
                     ));
                 }
                 let def = StreamDef::from_ast(cs, text).map_err(invalid)?;
-                self.streams
-                    .insert(def.name.clone(), StreamRuntime::new(def));
+                let rt = StreamRuntime::new(def)
+                    .map_err(|e| StatementError::new(ErrorKind::Invalid, e, cs.name.span))?;
+                self.streams.insert(rt.def.name.clone(), rt);
                 Ok(Outcome::StreamCreated {
                     name: cs.name.name.clone(),
                 })
@@ -1198,6 +1239,8 @@ struct DecodeCtx<'p> {
     columns: Option<&'p [Option<DataType>]>,
     format: Format,
     header: Option<&'p CsvHeader>,
+    /// For the log formats: the decoder and the batch's year context.
+    log: Option<(&'p LogDecoder, &'p YearContext)>,
     max_line: usize,
     event_time: Option<&'p str>,
     arrival_ms: i64,
@@ -1218,9 +1261,10 @@ impl DecodeCtx<'_> {
         };
         let mut eval = Evaluator::new(&pe.shape, &plan.graph);
         let mut slots: Vec<Value<'a>> = vec![Value::Null; width];
+        let mut scratch = self.log.map(|(d, _)| d.scratch());
         for raw in lines_of(part) {
             let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-            let status = self.decode_line(raw, &mut slots);
+            let status = self.decode_line(raw, &mut slots, &mut scratch);
             if let RecStatus::Ok { .. } = status {
                 eval.evaluate(&plan.graph, &slots);
                 // Root bits: the defaults, corrected for the nodes that changed.
@@ -1244,7 +1288,12 @@ impl DecodeCtx<'_> {
         out
     }
 
-    fn decode_line<'a>(&self, raw: &'a [u8], slots: &mut [Value<'a>]) -> RecStatus<'a> {
+    fn decode_line<'a>(
+        &self,
+        raw: &'a [u8],
+        slots: &mut [Value<'a>],
+        scratch: &mut Option<LogScratch>,
+    ) -> RecStatus<'a> {
         if raw.iter().all(u8::is_ascii_whitespace) {
             return RecStatus::Blank;
         }
@@ -1268,6 +1317,10 @@ impl DecodeCtx<'_> {
             (Format::Json, _) => decode::decode_json(line, self.fields, slots),
             (Format::Csv, Some(h)) => decode::decode_csv(line, h, slots),
             (Format::Csv, None) => return RecStatus::Reject("CSV line before any header".into()),
+            (Format::Regex | Format::Syslog | Format::Ascp, _) => match (self.log, scratch) {
+                (Some((d, years)), Some(scratch)) => d.decode(line, years, scratch, slots),
+                _ => return RecStatus::Reject("no decoder for the stream's format".into()),
+            },
         };
         if let Err(e) = decoded {
             return RecStatus::Reject(e.to_string());

@@ -27,10 +27,7 @@ pub fn explain(
     let g = &plan.graph;
     let s = &plan.stream;
     let mut out = String::new();
-    let fmt = match s.format {
-        super::catalog::Format::Json => "json",
-        super::catalog::Format::Csv => "csv",
-    };
+    let fmt = s.format.name();
     let time = match &s.event_time {
         Some(f) => format!("event time `{f}`, watermark {}", dur(s.watermark_ms)),
         None => "arrival time".to_string(),
