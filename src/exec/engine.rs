@@ -372,9 +372,9 @@ impl StreamRuntime {
             self.states.iter_mut().map(|(k, v)| (*k, v)).collect();
         let mut groups: Vec<Vec<(usize, &mut AggState)>> =
             (0..WORKERS).map(|_| Vec::new()).collect();
-        for (i, st) in plan.states.iter().enumerate() {
-            if let Some(state) = by_state.remove(&st.id) {
-                groups[i % WORKERS].push((i, state));
+        for (i, w) in balance_states(&plan, &plan_eval, &decoded, &accepted) {
+            if let Some(state) = by_state.remove(&plan.states[i].id) {
+                groups[w].push((i, state));
             }
         }
         let updates = if total >= PARALLEL_MIN_RECORDS && plan.states.len() > 1 {
@@ -930,6 +930,60 @@ const PARALLEL_MIN_QUERIES: usize = 64;
 
 /// Accepted records in a batch from which aggregation is split over threads.
 const PARALLEL_MIN_RECORDS: usize = 2048;
+
+/// Assigns each state of the plan (by plan index) to one of [`WORKERS`]
+/// aggregation threads so that they get about equal work: a state's work in
+/// this batch is estimated from the records whose root bits select it,
+/// weighted by its accumulators (`count(DISTINCT)` inserts cost the most).
+/// Largest states first, each to the least loaded thread.
+fn balance_states(
+    plan: &StreamPlan,
+    pe: &PlanEval,
+    decoded: &[Decoded<'_>],
+    accepted: &[Vec<(usize, i64)>],
+) -> Vec<(usize, usize)> {
+    let words = pe.words;
+    let mut root_hits = vec![0u64; words * 64];
+    for (d, acc) in decoded.iter().zip(accepted) {
+        for &(ok, _) in acc {
+            for (w, bits) in d.roots[ok * words..(ok + 1) * words].iter().enumerate() {
+                let mut bits = *bits;
+                while bits != 0 {
+                    root_hits[w * 64 + bits.trailing_zeros() as usize] += 1;
+                    bits &= bits - 1;
+                }
+            }
+        }
+    }
+    let mut weighted: Vec<(u64, usize)> = plan
+        .states
+        .iter()
+        .enumerate()
+        .map(|(i, st)| {
+            let per_record = 4
+                + plan.key_lists[st.key_list].len() as u64
+                + st.accs
+                    .iter()
+                    .map(|a| if a.spec.distinct { 4 } else { 1 })
+                    .sum::<u64>();
+            (root_hits[pe.state_roots[i]] * per_record, i)
+        })
+        .collect();
+    weighted.sort_unstable_by(|a, b| b.cmp(a));
+    let mut load = [0u64; WORKERS];
+    weighted
+        .into_iter()
+        .map(|(w, i)| {
+            let (t, _) = load
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, l)| **l)
+                .expect("at least one worker");
+            load[t] += w;
+            (i, t)
+        })
+        .collect()
+}
 
 /// Phase 2b: updates the given states (plan index, state) with the accepted
 /// records of every part, in input order.
