@@ -5,10 +5,10 @@
 //! of their records, which is how panes combine into windows, how worker
 //! threads combine their work, and (later) how machines will.
 
+use super::intern::{IdSet, ValueId};
 use crate::parser::ast::AggFunc;
 use crate::planner::AggSpec;
 use crate::value::{OwnedValue, Value};
-use crate::value_map::ValueSet;
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 
@@ -32,15 +32,16 @@ pub enum Acc {
     Min(Option<OwnedValue>),
     /// `max(f)`.
     Max(Option<OwnedValue>),
-    /// `count(DISTINCT f)`: the distinct non-null values.
-    Distinct(ValueSet),
+    /// `count(DISTINCT f)`: the distinct non-null values, as ids of the
+    /// stream's [`super::intern::Interner`].
+    Distinct(IdSet),
 }
 
 impl Acc {
     /// The empty partial for an aggregate.
     pub fn new(spec: &AggSpec) -> Acc {
         match spec.func {
-            AggFunc::Count if spec.distinct => Acc::Distinct(ValueSet::new()),
+            AggFunc::Count if spec.distinct => Acc::Distinct(IdSet::new()),
             AggFunc::Count => Acc::Count(0),
             AggFunc::Sum | AggFunc::Avg => Acc::Sum {
                 int: 0,
@@ -53,7 +54,8 @@ impl Acc {
         }
     }
 
-    /// Adds one record's value (`None` for `count(*)`).
+    /// Adds one record's value (`None` for `count(*)`). A `count(DISTINCT)`
+    /// partial takes interned values instead ([`Acc::insert_distinct`]).
     #[inline]
     pub fn update(&mut self, v: Option<&Value<'_>>) {
         match self {
@@ -99,25 +101,16 @@ impl Acc {
                     }
                 }
             }
-            Acc::Distinct(set) => {
-                if let Some(v) = v.filter(|v| !v.is_null()) {
-                    set.insert(v);
-                }
-            }
+            Acc::Distinct(_) => debug_assert!(false, "distinct values are interned"),
         }
     }
 
-    /// Like [`Acc::update`], with the value's hash already computed (it is
-    /// used only by `count(DISTINCT)`).
+    /// Adds the interned value `id` of a non-null argument to a
+    /// `count(DISTINCT)` partial (other partials ignore it).
     #[inline]
-    pub fn update_hashed(&mut self, v: Option<&Value<'_>>, hash: u64) {
-        match self {
-            Acc::Distinct(set) => {
-                if let Some(v) = v.filter(|v| !v.is_null()) {
-                    set.insert_hashed(hash, v);
-                }
-            }
-            other => other.update(v),
+    pub fn insert_distinct(&mut self, id: ValueId) {
+        if let Acc::Distinct(set) = self {
+            set.insert(id);
         }
     }
 
@@ -197,19 +190,14 @@ impl Acc {
             [one] => one.finish(func),
             _ => match parts[0] {
                 Acc::Distinct(_) => {
-                    // Union by reference, reusing the stored hashes.
-                    let mut seen: hashbrown::HashTable<(u64, &OwnedValue)> =
-                        hashbrown::HashTable::new();
-                    for p in parts {
-                        if let Acc::Distinct(set) = p {
-                            for (h, v) in set.iter() {
-                                if seen.find(h, |(h2, w)| *h2 == h && *w == v).is_none() {
-                                    seen.insert_unique(h, (h, v), |(h2, _)| *h2);
-                                }
-                            }
-                        }
-                    }
-                    Value::Int(seen.len() as i64)
+                    let sets: Vec<&IdSet> = parts
+                        .iter()
+                        .filter_map(|p| match p {
+                            Acc::Distinct(s) => Some(s),
+                            _ => None,
+                        })
+                        .collect();
+                    Value::Int(IdSet::union_len(&sets) as i64)
                 }
                 Acc::Min(_) | Acc::Max(_) => {
                     let want = if matches!(parts[0], Acc::Min(_)) {
@@ -241,7 +229,7 @@ impl Acc {
     /// Rough bytes held, for state-size reporting.
     pub fn approx_bytes(&self) -> usize {
         match self {
-            Acc::Distinct(s) => 48 + s.len() * 40,
+            Acc::Distinct(s) => 48 + s.len() * 5,
             _ => 48,
         }
     }
@@ -260,9 +248,17 @@ mod tests {
     }
 
     fn fold(s: &AggSpec, vals: &[Value<'_>]) -> Acc {
+        // One interner per test thread, so the partials of a test share ids.
+        thread_local!(static IDS: std::cell::RefCell<super::super::intern::Interner> =
+            std::cell::RefCell::default());
         let mut a = Acc::new(s);
         for v in vals {
-            a.update(Some(v));
+            if !s.distinct {
+                a.update(Some(v));
+            } else if !v.is_null() {
+                let id = IDS.with(|i| i.borrow_mut().intern(crate::value_map::hash_value(v), v));
+                a.insert_distinct(id);
+            }
         }
         a
     }

@@ -7,8 +7,10 @@
 //! rebuilt (cheaply: compiled automata are cached) and no other query's
 //! state is touched.
 
+use super::aggregate::Acc;
 use super::decode::{self, CsvHeader, FieldSet, LogDecoder, LogScratch, YearContext};
 use super::eval::{EvalShape, Evaluator};
+use super::intern::{Interner, ValueId, NO_ID};
 use super::result::{QueryResult, ResultBody, ResultSink};
 use super::state::{AggState, KeyCombos};
 use super::window::{close_windows, emit_running, AggRuntime};
@@ -172,6 +174,10 @@ pub struct StreamRuntime {
     max_ts: Option<i64>,
     stats: StreamStats,
     rejects: VecDeque<Reject>,
+    /// Ids of `count(DISTINCT)` argument values.
+    interner: Interner,
+    /// Live ids after the last sweep of the interner.
+    interned_after_sweep: usize,
     /// The plan is stale: queries were registered without rebuilding it.
     dirty: bool,
     /// For the log formats, the line decoder compiled for `plan`.
@@ -215,6 +221,8 @@ impl StreamRuntime {
             max_ts: None,
             stats: StreamStats::default(),
             rejects: VecDeque::new(),
+            interner: Interner::new(),
+            interned_after_sweep: 0,
             dirty: false,
         })
     }
@@ -400,9 +408,15 @@ impl StreamRuntime {
                 out
             })
         };
+        let mut ids: Vec<Vec<ValueId>> = Vec::with_capacity(decoded.len());
         let accepted: Vec<Vec<(usize, i64)>> = decoded
             .iter()
-            .map(|d| self.apply(&plan, d, origin, years.as_ref(), sink))
+            .map(|d| {
+                let mut part_ids = Vec::new();
+                let acc = self.apply(&plan, d, origin, years.as_ref(), sink, &mut part_ids);
+                ids.push(part_ids);
+                acc
+            })
             .collect();
         let total: usize = accepted.iter().map(Vec::len).sum();
         // Phase 2b: aggregation. States are independent, so they are split
@@ -411,9 +425,9 @@ impl StreamRuntime {
             self.states.iter_mut().map(|(k, v)| (*k, v)).collect();
         let mut groups: Vec<Vec<(usize, &mut AggState)>> =
             (0..WORKERS).map(|_| Vec::new()).collect();
-        for (i, st) in plan.states.iter().enumerate() {
-            if let Some(state) = by_state.remove(&st.id) {
-                groups[i % WORKERS].push((i, state));
+        for (i, w) in balance_states(&plan, &plan_eval, &decoded, &accepted) {
+            if let Some(state) = by_state.remove(&plan.states[i].id) {
+                groups[w].push((i, state));
             }
         }
         let updates = if total >= PARALLEL_MIN_RECORDS && plan.states.len() > 1 {
@@ -422,12 +436,12 @@ impl StreamRuntime {
                 let first = it.next().unwrap_or_default();
                 let handles: Vec<_> = it
                     .map(|g| {
-                        let (plan, pe, decoded, accepted) =
-                            (&plan, &*plan_eval, &decoded, &accepted);
-                        s.spawn(move || update_states(plan, pe, decoded, accepted, g))
+                        let (plan, pe, decoded, accepted, ids) =
+                            (&plan, &*plan_eval, &decoded, &accepted, &ids);
+                        s.spawn(move || update_states(plan, pe, decoded, accepted, ids, g))
                     })
                     .collect();
-                let mut n = update_states(&plan, &plan_eval, &decoded, &accepted, first);
+                let mut n = update_states(&plan, &plan_eval, &decoded, &accepted, &ids, first);
                 for h in handles {
                     n += h.join().expect("aggregation worker panicked");
                 }
@@ -439,6 +453,7 @@ impl StreamRuntime {
                 &plan_eval,
                 &decoded,
                 &accepted,
+                &ids,
                 groups.into_iter().flatten().collect(),
             )
         };
@@ -448,8 +463,11 @@ impl StreamRuntime {
         }
     }
 
-    /// Phase 2a, in input order: counters, rejects, lateness, filter output.
-    /// Returns the accepted records (index among the decoded ones, event time).
+    /// Phase 2a, in input order: counters, rejects, lateness, filter output,
+    /// interning of `count(DISTINCT)` arguments. Returns the accepted records
+    /// (index among the decoded ones, event time); their interned values go
+    /// to `ids` ([`PlanEval::distinct_slots`] entries per accepted record,
+    /// [`NO_ID`] for `NULL`).
     fn apply<'a>(
         &mut self,
         plan: &StreamPlan,
@@ -457,6 +475,7 @@ impl StreamRuntime {
         origin: &mut Origin,
         years: Option<&YearContext>,
         sink: &mut dyn ResultSink,
+        ids: &mut Vec<ValueId>,
     ) -> Vec<(usize, i64)> {
         let log = self.log.clone();
         let mut log_scratch: Option<LogScratch> = None;
@@ -541,6 +560,14 @@ impl StreamRuntime {
                     body,
                 });
             }
+            for &s in &pe.distinct_slots {
+                let v = &slots[s];
+                ids.push(if v.is_null() {
+                    NO_ID
+                } else {
+                    self.interner.intern(hash_value(v), v)
+                });
+            }
             accepted.push((ok_index - 1, ts));
         }
         self.stats.results_out += out_count;
@@ -603,6 +630,29 @@ impl StreamRuntime {
                 st.panes = st.panes.split_off(&from);
             }
         }
+        if self.interner.len() >= (2 * self.interned_after_sweep).max(SWEEP_MIN_IDS) {
+            self.sweep_interner();
+        }
+    }
+
+    /// Frees the interned values that no distinct set holds any more.
+    fn sweep_interner(&mut self) {
+        let mut live = vec![false; self.interner.id_bound()];
+        for st in self.states.values() {
+            for table in st.panes.values().chain([&st.running]) {
+                for g in table.groups() {
+                    for a in &g.accs {
+                        if let Acc::Distinct(set) = a {
+                            for id in set.iter() {
+                                live[id as usize] = true;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        self.interner.retain(&live);
+        self.interned_after_sweep = self.interner.len();
     }
 
     fn flush(&mut self, sink: &mut dyn ResultSink) {
@@ -1011,11 +1061,68 @@ fn invalid(e: crate::planner::PlanError) -> StatementError {
     }
 }
 
+/// Interned values below which the interner is not swept.
+const SWEEP_MIN_IDS: usize = 1 << 16;
+
 /// Windowed queries from which closing windows is split over threads.
 const PARALLEL_MIN_QUERIES: usize = 64;
 
 /// Accepted records in a batch from which aggregation is split over threads.
 const PARALLEL_MIN_RECORDS: usize = 2048;
+
+/// Assigns each state of the plan (by plan index) to one of [`WORKERS`]
+/// aggregation threads so that they get about equal work: a state's work in
+/// this batch is estimated from the records whose root bits select it,
+/// weighted by its accumulators (`count(DISTINCT)` inserts cost the most).
+/// Largest states first, each to the least loaded thread.
+fn balance_states(
+    plan: &StreamPlan,
+    pe: &PlanEval,
+    decoded: &[Decoded<'_>],
+    accepted: &[Vec<(usize, i64)>],
+) -> Vec<(usize, usize)> {
+    let words = pe.words;
+    let mut root_hits = vec![0u64; words * 64];
+    for (d, acc) in decoded.iter().zip(accepted) {
+        for &(ok, _) in acc {
+            for (w, bits) in d.roots[ok * words..(ok + 1) * words].iter().enumerate() {
+                let mut bits = *bits;
+                while bits != 0 {
+                    root_hits[w * 64 + bits.trailing_zeros() as usize] += 1;
+                    bits &= bits - 1;
+                }
+            }
+        }
+    }
+    let mut weighted: Vec<(u64, usize)> = plan
+        .states
+        .iter()
+        .enumerate()
+        .map(|(i, st)| {
+            let per_record = 4
+                + plan.key_lists[st.key_list].len() as u64
+                + st.accs
+                    .iter()
+                    .map(|a| if a.spec.distinct { 4 } else { 1 })
+                    .sum::<u64>();
+            (root_hits[pe.state_roots[i]] * per_record, i)
+        })
+        .collect();
+    weighted.sort_unstable_by(|a, b| b.cmp(a));
+    let mut load = [0u64; WORKERS];
+    weighted
+        .into_iter()
+        .map(|(w, i)| {
+            let (t, _) = load
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, l)| **l)
+                .expect("at least one worker");
+            load[t] += w;
+            (i, t)
+        })
+        .collect()
+}
 
 /// Phase 2b: updates the given states (plan index, state) with the accepted
 /// records of every part, in input order.
@@ -1024,6 +1131,7 @@ fn update_states(
     pe: &PlanEval,
     decoded: &[Decoded<'_>],
     accepted: &[Vec<(usize, i64)>],
+    ids: &[Vec<ValueId>],
     mut states: Vec<(usize, &mut AggState)>,
 ) -> u64 {
     let mut updates = 0u64;
@@ -1037,8 +1145,6 @@ fn update_states(
         .map(|_| KeyCombos::default())
         .collect();
     let mut combo_done = vec![false; plan.key_lists.len()];
-    // Hash of each slot's value for count(DISTINCT), computed once per record.
-    let mut slot_hash: Vec<Option<u64>> = vec![None; width];
     // Root index → positions in `states` of the states it filters.
     let mut by_root: Vec<Vec<usize>> = Vec::new();
     for (pos, (i, _)) in states.iter().enumerate() {
@@ -1049,12 +1155,13 @@ fn update_states(
         by_root[root].push(pos);
     }
     let words = pe.words;
-    for (d, acc) in decoded.iter().zip(accepted) {
-        for &(ok, ts) in acc {
+    let nd = pe.distinct_slots.len();
+    for ((d, acc), ids) in decoded.iter().zip(accepted).zip(ids) {
+        for (n, &(ok, ts)) in acc.iter().enumerate() {
             let slots = &d.slots[ok * width..(ok + 1) * width];
             let roots = &d.roots[ok * words..(ok + 1) * words];
+            let rec_ids = &ids[n * nd..(n + 1) * nd];
             combo_done.iter_mut().for_each(|x| *x = false);
-            slot_hash.iter_mut().for_each(|h| *h = None);
             // Visit only the states whose filter this record passed.
             let matched = roots.iter().enumerate().flat_map(|(w, bits)| {
                 let mut bits = *bits;
@@ -1088,9 +1195,10 @@ fn update_states(
                         for (a, input) in accs.iter_mut().zip(&st.accs) {
                             match input.slot {
                                 Some(s) if input.spec.distinct => {
-                                    let h =
-                                        *slot_hash[s].get_or_insert_with(|| hash_value(&slots[s]));
-                                    a.update_hashed(Some(&slots[s]), h);
+                                    let id = rec_ids[pe.distinct_index[s] as usize];
+                                    if id != NO_ID {
+                                        a.insert_distinct(id);
+                                    }
                                 }
                                 slot => a.update(slot.map(|s| &slots[s])),
                             }
@@ -1197,6 +1305,10 @@ struct PlanEval {
     root_index: Vec<u32>,
     /// Root bits when every atom is false.
     default_bits: Vec<u64>,
+    /// Slots that some `count(DISTINCT)` counts, interned once per record.
+    distinct_slots: Vec<usize>,
+    /// Slot → its index in `distinct_slots` (`u32::MAX` if not there).
+    distinct_index: Vec<u32>,
 }
 
 impl PlanEval {
@@ -1220,6 +1332,19 @@ impl PlanEval {
                 default_bits[*i as usize / 64] |= 1 << (i % 64);
             }
         }
+        let mut distinct_slots: Vec<usize> = plan
+            .states
+            .iter()
+            .flat_map(|s| &s.accs)
+            .filter(|a| a.spec.distinct)
+            .filter_map(|a| a.slot)
+            .collect();
+        distinct_slots.sort_unstable();
+        distinct_slots.dedup();
+        let mut distinct_index = vec![u32::MAX; plan.fields.len()];
+        for (j, s) in distinct_slots.iter().enumerate() {
+            distinct_index[*s] = j as u32;
+        }
         PlanEval {
             shape,
             state_roots,
@@ -1227,6 +1352,8 @@ impl PlanEval {
             words,
             root_index,
             default_bits,
+            distinct_slots,
+            distinct_index,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! - [`decode`]: JSON-lines and CSV decoders that extract only needed fields.
 //! - [`eval`]: evaluates the shared predicate graph per record.
 //! - [`aggregate`]: mergeable, serializable partial aggregates.
+//! - [`intern`]: ids of `count(DISTINCT)` argument values, and sets of them.
 //! - [`state`]: group tables, panes, group-key computation.
 //! - [`window`]: closing windows from panes; HAVING, ORDER BY, LIMIT.
 //! - [`result`]: results and sinks.
@@ -12,6 +13,7 @@ pub mod aggregate;
 pub mod decode;
 pub mod engine;
 pub mod eval;
+pub mod intern;
 pub mod result;
 pub mod state;
 pub mod window;

@@ -42,7 +42,7 @@ impl GroupTable {
     {
         let entry = self.table.entry(
             hash,
-            |g| g.key.iter().zip(key()).all(|(a, b)| a == b),
+            |g| g.key.iter().zip(key()).all(|(a, b)| same_value(a, b)),
             |g| hash_values(g.key.iter()),
         );
         let g = entry
@@ -254,6 +254,16 @@ impl KeyCombos {
     }
 }
 
+/// Grouping equality ([`Value`]'s `==`), with the common cases first.
+#[inline]
+fn same_value(a: &Value<'_>, b: &Value<'_>) -> bool {
+    match (a, b) {
+        (Value::Str(x), Value::Str(y)) => x.as_bytes() == y.as_bytes(),
+        (Value::Int(x), Value::Int(y)) => x == y,
+        _ => a == b,
+    }
+}
+
 #[inline]
 fn pick<'r, 'a>(record: &'r [Value<'a>], slot: usize, p: u32) -> &'r Value<'a> {
     match (&record[slot], p) {
@@ -320,6 +330,7 @@ mod tests {
                 )
             })
             .collect();
+        let ids = std::cell::RefCell::new(super::super::intern::Interner::new());
         let fill = |recs: &[(i64, Vec<Value>)]| {
             let mut st = AggState::default();
             for (ts, rec) in recs {
@@ -330,7 +341,14 @@ mod tests {
                     &accs,
                 );
                 for (a, input) in accs_of.iter_mut().zip(&accs) {
-                    a.update(input.slot.map(|s| &rec[s]));
+                    match input.slot {
+                        Some(s) if input.spec.distinct => {
+                            let v = &rec[s];
+                            let h = crate::value_map::hash_value(v);
+                            a.insert_distinct(ids.borrow_mut().intern(h, v));
+                        }
+                        slot => a.update(slot.map(|s| &rec[s])),
+                    }
                 }
             }
             st

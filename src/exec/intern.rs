@@ -1,0 +1,266 @@
+//! Interned values of `count(DISTINCT …)` arguments.
+//!
+//! A stream's [`Interner`] gives every distinct argument value a small
+//! integer id, once per record however many states count it. Distinct sets
+//! ([`IdSet`]) then hold ids: an insert is one probe of a table of `u32`
+//! with no string comparison and no allocation, and sets of panes union
+//! without touching the values. Ids no set refers to any more are reclaimed
+//! by [`Interner::retain`] (mark and sweep, run when the interner has grown).
+
+use crate::value::{OwnedValue, Value};
+use serde::{Deserialize, Serialize};
+
+/// An interned value's id.
+pub type ValueId = u32;
+
+/// Marks a record whose argument is `NULL` (not counted).
+pub const NO_ID: ValueId = u32::MAX;
+
+/// Values and their ids.
+#[derive(Clone, Debug, Default)]
+pub struct Interner {
+    /// Ids, hashed by their value's hash.
+    table: hashbrown::HashTable<ValueId>,
+    /// Id → (hash, value); `None` for a free id.
+    values: Vec<Option<(u64, OwnedValue)>>,
+    /// Free ids, reused first.
+    free: Vec<ValueId>,
+}
+
+impl Interner {
+    /// An empty interner.
+    pub fn new() -> Interner {
+        Interner::default()
+    }
+
+    /// The id of `v`, whose hash ([`crate::value_map::hash_value`]) is
+    /// `hash`, assigned when `v` is new.
+    #[inline]
+    pub fn intern(&mut self, hash: u64, v: &Value<'_>) -> ValueId {
+        let values = &mut self.values;
+        let entry = self.table.entry(
+            hash,
+            |id| matches!(&values[*id as usize], Some((h, w)) if *h == hash && w == v),
+            |id| values[*id as usize].as_ref().map_or(0, |(h, _)| *h),
+        );
+        match entry {
+            hashbrown::hash_table::Entry::Occupied(e) => *e.get(),
+            hashbrown::hash_table::Entry::Vacant(slot) => {
+                let value = Some((hash, v.to_owned_value()));
+                let id = match self.free.pop() {
+                    Some(id) => {
+                        values[id as usize] = value;
+                        id
+                    }
+                    None => {
+                        values.push(value);
+                        ValueId::try_from(values.len() - 1).expect("fewer than 2^32 values")
+                    }
+                };
+                slot.insert(id);
+                id
+            }
+        }
+    }
+
+    /// The value of a live id.
+    pub fn value(&self, id: ValueId) -> Option<&OwnedValue> {
+        self.values
+            .get(id as usize)
+            .and_then(|v| v.as_ref())
+            .map(|(_, v)| v)
+    }
+
+    /// Number of live ids.
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// True when no value is interned.
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// Frees every id for which `live` is false (ids beyond `live`'s length
+    /// are freed too). Freed ids are reused for new values.
+    pub fn retain(&mut self, live: &[bool]) {
+        let values = &mut self.values;
+        let free = &mut self.free;
+        self.table.retain(|id| {
+            let keep = live.get(*id as usize).copied().unwrap_or(false);
+            if !keep {
+                values[*id as usize] = None;
+                free.push(*id);
+            }
+            keep
+        });
+    }
+
+    /// One past the largest id handed out (the length a `live` mask needs).
+    pub fn id_bound(&self) -> usize {
+        self.values.len()
+    }
+}
+
+/// Spreads an id over 64 bits for hash tables.
+#[inline]
+fn id_hash(id: ValueId) -> u64 {
+    (id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// A set of interned values (a `count(DISTINCT …)` partial). Serialized as
+/// the list of its ids, which refer to the stream's [`Interner`].
+#[derive(Clone, Debug, Default)]
+pub struct IdSet {
+    table: hashbrown::HashTable<ValueId>,
+}
+
+impl IdSet {
+    /// An empty set.
+    pub fn new() -> IdSet {
+        IdSet::default()
+    }
+
+    /// Adds `id`; true if it was new.
+    #[inline]
+    pub fn insert(&mut self, id: ValueId) -> bool {
+        match self.table.entry(id_hash(id), |x| *x == id, |x| id_hash(*x)) {
+            hashbrown::hash_table::Entry::Occupied(_) => false,
+            hashbrown::hash_table::Entry::Vacant(slot) => {
+                slot.insert(id);
+                true
+            }
+        }
+    }
+
+    /// True if `id` is in the set.
+    pub fn contains(&self, id: ValueId) -> bool {
+        self.table.find(id_hash(id), |x| *x == id).is_some()
+    }
+
+    /// Adds every id of `other`.
+    pub fn union(&mut self, other: &IdSet) {
+        self.table.reserve(other.len(), |x| id_hash(*x));
+        for id in other.iter() {
+            self.insert(id);
+        }
+    }
+
+    /// Number of distinct values in the union of `sets`, without building it
+    /// when there is only one.
+    pub fn union_len(sets: &[&IdSet]) -> usize {
+        match sets {
+            [] => 0,
+            [one] => one.len(),
+            _ => {
+                let largest = sets.iter().map(|s| s.len()).max().unwrap_or(0);
+                let mut seen: hashbrown::HashTable<ValueId> =
+                    hashbrown::HashTable::with_capacity(largest * 2);
+                for s in sets {
+                    for id in s.iter() {
+                        if let hashbrown::hash_table::Entry::Vacant(slot) =
+                            seen.entry(id_hash(id), |x| *x == id, |x| id_hash(*x))
+                        {
+                            slot.insert(id);
+                        }
+                    }
+                }
+                seen.len()
+            }
+        }
+    }
+
+    /// The ids, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = ValueId> + '_ {
+        self.table.iter().copied()
+    }
+
+    /// Number of ids.
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+}
+
+impl Serialize for IdSet {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        ser.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for IdSet {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        let ids = Vec::<ValueId>::deserialize(de)?;
+        let mut set = IdSet::new();
+        for id in ids {
+            set.insert(id);
+        }
+        Ok(set)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value_map::hash_value;
+
+    fn intern(i: &mut Interner, v: Value<'_>) -> ValueId {
+        i.intern(hash_value(&v), &v)
+    }
+
+    #[test]
+    fn equal_values_share_an_id() {
+        let mut i = Interner::new();
+        let a = intern(&mut i, Value::Str("ann".into()));
+        let b = intern(&mut i, Value::Str(String::from("bob").into()));
+        assert_ne!(a, b);
+        assert_eq!(intern(&mut i, Value::Str("ann".into())), a);
+        assert_eq!(
+            intern(&mut i, Value::Int(5)),
+            intern(&mut i, Value::Float(5.0)),
+            "5.0 counts as 5"
+        );
+        assert_eq!(i.len(), 3);
+        assert_eq!(i.value(b), Some(&Value::Str("bob".into())));
+    }
+
+    #[test]
+    fn retain_frees_and_reuses_ids() {
+        let mut i = Interner::new();
+        let a = intern(&mut i, Value::Str("a".into()));
+        let b = intern(&mut i, Value::Str("b".into()));
+        let mut live = vec![false; i.id_bound()];
+        live[b as usize] = true;
+        i.retain(&live);
+        assert_eq!(i.len(), 1);
+        assert_eq!(i.value(a), None);
+        assert_eq!(intern(&mut i, Value::Str("b".into())), b);
+        let c = intern(&mut i, Value::Str("c".into()));
+        assert_eq!(c, a, "a freed id is reused");
+        assert_eq!(i.value(c), Some(&Value::Str("c".into())));
+    }
+
+    #[test]
+    fn sets_union_and_count() {
+        let mut x = IdSet::new();
+        let mut y = IdSet::new();
+        for id in [1, 2, 3, 2] {
+            x.insert(id);
+        }
+        for id in [3, 4] {
+            y.insert(id);
+        }
+        assert_eq!(x.len(), 3);
+        assert_eq!(IdSet::union_len(&[&x, &y]), 4);
+        x.union(&y);
+        assert_eq!(x.len(), 4);
+        assert!(x.contains(4) && !x.contains(5));
+        let json = serde_json::to_string(&x).unwrap();
+        let back: IdSet = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.len(), 4);
+    }
+}
