@@ -20,6 +20,12 @@ pub struct Group {
     /// The accumulators, in the state's accumulator order. May be shorter
     /// than the state's list when accumulators were added later.
     pub accs: Vec<Acc>,
+    /// The key's hash ([`hash_values`]), kept so that tables grow and panes
+    /// merge into windows without hashing keys again. Not serialized (the
+    /// hasher's seed is per process): a deserialized group gets its hash
+    /// when merged into a table ([`GroupTable::merge_group`]).
+    #[serde(skip)]
+    pub hash: u64,
 }
 
 /// Groups of one pane (or of a running state).
@@ -43,12 +49,13 @@ impl GroupTable {
         let entry = self.table.entry(
             hash,
             |g| g.key.iter().zip(key()).all(|(a, b)| same_value(a, b)),
-            |g| hash_values(g.key.iter()),
+            |g| g.hash,
         );
         let g = entry
             .or_insert_with(|| Group {
                 key: key().map(|v| v.to_owned_value()).collect(),
                 accs: accs.iter().map(|a| Acc::new(&a.spec)).collect(),
+                hash,
             })
             .into_mut();
         if g.accs.len() < accs.len() {
@@ -64,11 +71,12 @@ impl GroupTable {
         let hash = hash_values(key.iter());
         let entry = self
             .table
-            .entry(hash, |g| *g.key == *key, |g| hash_values(g.key.iter()));
+            .entry(hash, |g| g.hash == hash && *g.key == *key, |g| g.hash);
         let g = entry
             .or_insert_with(|| Group {
                 key: key.into(),
                 accs: Vec::new(),
+                hash,
             })
             .into_mut();
         for (i, a) in accs.iter().enumerate() {

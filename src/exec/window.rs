@@ -79,14 +79,46 @@ pub fn close_windows(
     for s in starts {
         let (start, end) = (s as i64, (s + size) as i64);
         // Each group's partials from every pane of the window, by reference:
-        // nothing is copied until the final values are computed.
-        let mut merged: hashbrown::HashMap<&[OwnedValue], Vec<&[Acc]>> = hashbrown::HashMap::new();
-        for (_, t) in state.panes.range(start..end) {
-            for g in t.groups() {
-                merged.entry(&g.key[..]).or_default().push(&g.accs[..]);
+        // nothing is copied until the final values are computed. Groups are
+        // matched across panes by their stored hashes.
+        let mut panes = state.panes.range(start..end).map(|(_, t)| t);
+        let window = Some((start, end));
+        match (panes.next(), panes.next()) {
+            (None, _) => {}
+            (Some(only), None) => finish_groups(
+                q,
+                only.groups().map(|g| (&g.key[..], vec![&g.accs[..]])),
+                window,
+                sink,
+            ),
+            (Some(first), Some(second)) => {
+                type Merged<'g> = (u64, &'g [OwnedValue], Vec<&'g [Acc]>);
+                let mut merged: hashbrown::HashTable<Merged<'_>> =
+                    hashbrown::HashTable::with_capacity(first.len());
+                for t in [first, second].into_iter().chain(panes) {
+                    for g in t.groups() {
+                        match merged.entry(
+                            g.hash,
+                            |(h, k, _)| *h == g.hash && *k == &g.key[..],
+                            |(h, _, _)| *h,
+                        ) {
+                            hashbrown::hash_table::Entry::Occupied(mut e) => {
+                                e.get_mut().2.push(&g.accs[..])
+                            }
+                            hashbrown::hash_table::Entry::Vacant(e) => {
+                                e.insert((g.hash, &g.key[..], vec![&g.accs[..]]));
+                            }
+                        }
+                    }
+                }
+                finish_groups(
+                    q,
+                    merged.into_iter().map(|(_, k, parts)| (k, parts)),
+                    window,
+                    sink,
+                );
             }
         }
-        finish_groups(q, merged.into_iter(), Some((start, end)), sink);
     }
     let next = floor_to(wm - size, slide) + slide;
     if next > q.next_start as i128 {
