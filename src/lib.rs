@@ -9,6 +9,7 @@
 //! - [`exec`]: decoding, predicate evaluation, aggregation state, windows.
 //! - [`watch`]: sources that feed records in.
 //! - [`server`]: `shoal serve`: HTTP API, websocket feeds, live sources.
+//! - [`repl`]: `shoal repl`: an interactive client of the server.
 //! - [`gen`]: deterministic generators of realistic data and queries.
 
 #![warn(missing_docs)]
@@ -20,6 +21,7 @@ pub mod exec;
 pub mod gen;
 pub mod parser;
 pub mod planner;
+pub mod repl;
 pub mod run;
 pub mod server;
 pub mod value;

@@ -58,6 +58,16 @@ enum Command {
         #[arg(long, default_value_t = 200.0)]
         demo_rate: f64,
     },
+    /// An interactive client of a running server: statements, meta-commands, live tables.
+    Repl {
+        /// The server's address.
+        #[arg(long, default_value = "http://127.0.0.1:7878")]
+        server: String,
+        /// Run this text (statements and meta-commands) instead of reading
+        /// input, then exit; repeatable. Exits 1 at the first error.
+        #[arg(short = 'c', long = "command")]
+        commands: Vec<String>,
+    },
     /// Generate data or queries.
     Gen {
         #[command(subcommand)]
@@ -200,6 +210,10 @@ fn main() -> Result<()> {
                 eprintln!("error: {e}");
                 std::process::exit(2);
             }
+        }
+        Command::Repl { server, commands } => {
+            let code = shoal::repl::run(&shoal::repl::ReplOptions { server, commands })?;
+            std::process::exit(code);
         }
         Command::Gen { what } => match what {
             GenCommand::Tweets {
