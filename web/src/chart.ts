@@ -69,7 +69,10 @@ export class LineChart {
           // Away from the cursor the legend shows the latest values.
           setCursor: [(u) => this.showLatest(u)],
         },
-        scales: { x: { time: true }, y: { range: (_u, min, max) => [Math.min(0, min ?? 0), niceMax(max)] } },
+        scales: {
+          x: { time: true, range: (u) => timeRange(u.data[0] as number[]) },
+          y: { range: (_u, min, max) => [Math.min(0, min ?? 0), niceMax(max)] },
+        },
         axes: [
           {
             stroke: "#6b7280",
@@ -126,6 +129,13 @@ export class LineChart {
 }
 
 const AXIS_FONT = '11px "Inter", system-ui, sans-serif';
+
+/** The x range: the data's, or a minute around one point alone. */
+function timeRange(xs: number[]): [number, number] {
+  const lo = xs[0] ?? Date.now() / 1000;
+  const hi = xs[xs.length - 1] ?? lo;
+  return hi - lo < 1 ? [lo - 30, hi + 30] : [lo, hi];
+}
 
 /** A round upper bound for the y axis, at least 1. */
 function niceMax(max: number | null): number {

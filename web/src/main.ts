@@ -34,15 +34,16 @@ const TEMPLATES: [string, string][] = [
   FROM tweets
   WHERE text CONTAINS 'trump' OR text CONTAINS 'hillary'
   GROUP BY country
-  WINDOW SLIDING 1m EVERY 5s
-  ORDER BY n DESC LIMIT 5;`,
+  WINDOW SLIDING 30s EVERY 5s
+  ORDER BY n DESC LIMIT 5
+  EMIT EVERY 1s;`,
   ],
   [
     "Filter",
     `CREATE QUERY viral AS
   SELECT id, user, retweets, text
   FROM tweets
-  WHERE retweets >= 1000;`,
+  WHERE retweets >= 300;`,
   ],
 ];
 

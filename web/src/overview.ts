@@ -100,8 +100,8 @@ export class ThroughputView {
     const inTotal = streams.reduce((a, s) => a + s.stats.records_in, 0);
     replaceChildren(
       this.summary,
-      figure(fmtNumber(Math.round(records)), "records/s in"),
-      figure(resultRate === null ? "–" : fmtNumber(Math.round(resultRate)), "results/s out"),
+      figure(fmtRate(records), "records/s in"),
+      figure(resultRate === null ? "–" : fmtRate(resultRate), "results/s out"),
       figure(fmtCompact(inTotal), "records so far"),
     );
     this.chart.update(this.xs, [
@@ -109,6 +109,11 @@ export class ThroughputView {
       { label: "results", ys: this.results },
     ]);
   }
+}
+
+/** A rate: whole numbers, one decimal below 10. */
+function fmtRate(r: number): string {
+  return r < 10 ? r.toFixed(1) : fmtNumber(Math.round(r));
 }
 
 function figure(value: string, label: string): HTMLElement {

@@ -16,6 +16,7 @@ export class QueryCard {
   readonly el: HTMLElement;
   private readonly chart: LineChart;
   private readonly chartBox: HTMLElement;
+  private readonly chartNote: HTMLElement;
   private readonly tableBox: HTMLElement;
   private readonly caption: HTMLElement;
   private readonly meta: HTMLElement;
@@ -31,6 +32,7 @@ export class QueryCard {
   ) {
     this.chartBox = h("div.qcard-chart", { "data-testid": "chart" });
     this.chart = new LineChart(this.chartBox, { height: 170 });
+    this.chartNote = h("div.chart-note", { "data-testid": "chart-note" });
     this.tableBox = h("div.qcard-table", { "data-testid": "results" });
     this.caption = h("div.qcard-caption");
     this.meta = h("div.qcard-meta");
@@ -58,6 +60,7 @@ export class QueryCard {
         this.metric,
       ),
       this.meta,
+      this.chartNote,
       this.chartBox,
       this.caption,
       this.tableBox,
@@ -93,6 +96,18 @@ export class QueryCard {
     else this.renderAggregate();
     this.el.classList.toggle("has-rows", s.received > 0);
     this.el.classList.toggle("has-chart", this.chart.drawn);
+    this.chartNote.hidden = this.chart.drawn;
+    if (!this.chart.drawn) this.chartNote.textContent = this.waitingFor();
+  }
+
+  /** What the chart waits for, said in place of it. */
+  private waitingFor(): string {
+    const s = this.store;
+    if (this.info.kind === "filter") return "No matches yet.";
+    if ([...s.windows.values()].some((w) => w.partial)) {
+      return "The chart starts when the first window closes; the table shows the open window so far.";
+    }
+    return "Waiting for the first results…";
   }
 
   private setMetrics(cols: string[]): void {
@@ -122,7 +137,8 @@ export class QueryCard {
     const rows = s.tableRows(metric);
     if (!rows.length) {
       this.caption.textContent = "";
-      replaceChildren(this.tableBox, h("div.empty", {}, "Waiting for the first results…"));
+      // The note in place of the chart says what is awaited.
+      replaceChildren(this.tableBox);
       return;
     }
     const w = s.running ? null : s.tableWindow();

@@ -11,9 +11,9 @@ const ROWS_KEPT = 100;
 /** Seconds of filter matches kept for the chart. */
 const MATCH_SECONDS = 120;
 /**
- * An open window's partial values older than this are left out of the chart:
- * without `EMIT EVERY` only the first snapshot has them, and they would stay
- * as a stale dip until the window closes.
+ * An open window whose partial values are older than this is not shown live:
+ * without `EMIT EVERY` only the first snapshot has them, and on a chart they
+ * would stay as a stale dip until the window closes.
  */
 const STALE_PARTIAL_MS = 2500;
 
@@ -151,13 +151,34 @@ export class QueryStore {
     return this.valueCols.filter((c) => cols.has(c));
   }
 
-  /** The window the table shows: the one updated last (ties: the latest). */
-  tableWindow(): WindowResults | null {
+  /**
+   * The open window shown live: of the open windows still being pushed
+   * (`EMIT EVERY`), the one that closes next, the most complete (sliding
+   * windows have several open at once).
+   */
+  liveWindow(now = Date.now()): WindowResults | null {
     let best: WindowResults | null = null;
     for (const w of this.windows.values()) {
-      if (!best || w.updatedAt > best.updatedAt || (w.updatedAt === best.updatedAt && w.end > best.end)) best = w;
+      if (w.partial && now - w.updatedAt <= STALE_PARTIAL_MS && (!best || w.end < best.end)) best = w;
     }
     return best;
+  }
+
+  /**
+   * The window the table shows: the open window shown live, unless a window
+   * closed since it was last pushed; else the latest closed window; else the
+   * open window that closes next.
+   */
+  tableWindow(now = Date.now()): WindowResults | null {
+    let final: WindowResults | null = null;
+    let open: WindowResults | null = null;
+    for (const w of this.windows.values()) {
+      if (!w.partial && (!final || w.end > final.end)) final = w;
+      if (w.partial && (!open || w.end < open.end)) open = w;
+    }
+    const live = this.liveWindow(now);
+    if (live && (!final || final.updatedAt < live.updatedAt)) return live;
+    return final ?? open;
   }
 
   /** The table's rows: the current totals or the shown window's groups, largest `metric` first. */
@@ -182,8 +203,10 @@ export class QueryStore {
       }
       return { xs, groups: [{ key: "matches", label: "matches/s", ys }] };
     }
+    // Closed windows, and the open window shown live.
+    const live = this.liveWindow(now);
     const ends = [...this.windows.values()]
-      .filter((w) => !w.partial || now - w.updatedAt <= STALE_PARTIAL_MS)
+      .filter((w) => !w.partial || w === live)
       .map((w) => w.end)
       .sort((a, b) => a - b);
     const totals = new Map<string, { label: string; total: number }>();
