@@ -207,11 +207,11 @@ class Page {
             {},
             h("span.stream-tag", {}, p.stream),
             h("span", {}, `${p.fields.length} fields decoded (${p.fields.join(", ") || "none"})`),
-            h("span", {}, `${used} predicates, ${shared} shared`),
-            h("span", {}, `${p.hash_lookups.length} hash lookups`),
-            h("span", {}, `${p.pattern_scans.length} pattern scans`),
-            h("span", {}, `${p.states.length} aggregation states`),
-            h("span", {}, `${p.filters.length} filter queries`),
+            h("span", {}, `${count(used, "predicate")}, ${shared} shared`),
+            h("span", {}, count(p.hash_lookups.length, "hash lookup")),
+            h("span", {}, count(p.pattern_scans.length, "pattern scan")),
+            h("span", {}, count(p.states.length, "aggregation state")),
+            h("span", {}, count(p.filters.length, "filter query", "filter queries")),
           ),
           view.el,
         ),
@@ -273,6 +273,11 @@ function describe(o: Outcome): string {
     default:
       return "";
   }
+}
+
+/** `1 state`, `2 states`. */
+function count(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
 }
 
 function card(title: string, sub: string, body: HTMLElement, id: string): HTMLElement {
