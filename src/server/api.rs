@@ -47,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/explain", get(explain))
         .route("/v1/health", get(health))
         .route("/metrics", get(metrics))
+        .merge(super::web::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }

@@ -6,6 +6,7 @@
 //! - [`live`]: websocket result feeds.
 //! - [`metrics`]: `/metrics` in the Prometheus text format.
 //! - [`demo`]: the built-in generator behind `--demo`.
+//! - [`web`]: the web page at `/`, built into the binary.
 
 pub mod api;
 pub mod demo;
@@ -13,6 +14,7 @@ pub mod feeds;
 pub mod hub;
 pub mod live;
 pub mod metrics;
+pub mod web;
 
 use hub::{HubHandle, SourceStarter};
 use std::net::SocketAddr;
