@@ -9,6 +9,7 @@
 
 use super::decode::{self, CsvHeader, FieldSet};
 use super::eval::{EvalShape, Evaluator};
+use super::limits::Limits;
 use super::result::{QueryResult, ResultBody, ResultSink};
 use super::state::{AggState, KeyCombos};
 use super::window::{close_windows, emit_running, AggRuntime};
@@ -37,6 +38,8 @@ pub enum ErrorKind {
     Conflict,
     /// The named stream or query does not exist.
     NotFound,
+    /// An engine limit ([`Limits`]) would be exceeded.
+    Limit,
 }
 
 /// An error in a statement, pointing into its text.
@@ -174,12 +177,14 @@ pub struct StreamRuntime {
     rejects: VecDeque<Reject>,
     /// The plan is stale: queries were registered without rebuilding it.
     dirty: bool,
+    /// [`Limits::max_groups_per_state`].
+    max_groups: usize,
 }
 
 impl StreamRuntime {
-    fn new(def: StreamDef) -> StreamRuntime {
+    fn new(def: StreamDef, limits: &Limits) -> StreamRuntime {
         let def = Arc::new(def);
-        let mut cache = ScannerCache::default();
+        let mut cache = ScannerCache::with_regex_limit(limits.max_regex_bytes);
         let plan = build_plan(def.clone(), &BTreeMap::new(), &BTreeMap::new(), &mut cache)
             .expect("empty plan builds");
         StreamRuntime {
@@ -198,6 +203,7 @@ impl StreamRuntime {
             stats: StreamStats::default(),
             rejects: VecDeque::new(),
             dirty: false,
+            max_groups: limits.max_groups_per_state,
         }
     }
 
@@ -260,6 +266,22 @@ impl StreamRuntime {
                 None => (None, 0),
             },
         )
+    }
+
+    /// Updates of query `name`'s aggregation state that were dropped because
+    /// the state held [`Limits::max_groups_per_state`] groups and the update
+    /// needed a new one. Non-zero means the query's results are incomplete.
+    /// 0 for filter queries and unknown names.
+    pub fn groups_dropped(&self, name: &str) -> u64 {
+        self.aggs
+            .get(name)
+            .and_then(|q| self.states.get(&q.state))
+            .map_or(0, |st| st.dropped)
+    }
+
+    /// The group limit of this stream's aggregation states.
+    pub fn max_groups(&self) -> usize {
+        self.max_groups
     }
 
     /// Groups held in aggregation state, over all panes.
@@ -393,6 +415,7 @@ impl StreamRuntime {
                 groups[i % WORKERS].push((i, state));
             }
         }
+        let max_groups = self.max_groups;
         let updates = if total >= PARALLEL_MIN_RECORDS && plan.states.len() > 1 {
             std::thread::scope(|s| {
                 let mut it = groups.into_iter();
@@ -401,10 +424,11 @@ impl StreamRuntime {
                     .map(|g| {
                         let (plan, pe, decoded, accepted) =
                             (&plan, &*plan_eval, &decoded, &accepted);
-                        s.spawn(move || update_states(plan, pe, decoded, accepted, g))
+                        s.spawn(move || update_states(plan, pe, decoded, accepted, g, max_groups))
                     })
                     .collect();
-                let mut n = update_states(&plan, &plan_eval, &decoded, &accepted, first);
+                let mut n =
+                    update_states(&plan, &plan_eval, &decoded, &accepted, first, max_groups);
                 for h in handles {
                     n += h.join().expect("aggregation worker panicked");
                 }
@@ -417,6 +441,7 @@ impl StreamRuntime {
                 &decoded,
                 &accepted,
                 groups.into_iter().flatten().collect(),
+                max_groups,
             )
         };
         self.stats.state_updates += updates;
@@ -611,12 +636,37 @@ pub struct Engine {
     defer_rebuild: bool,
     /// Queries registered since the last rebuild, while deferring.
     deferred: Vec<Arc<str>>,
+    limits: Limits,
 }
 
 impl Engine {
     /// An engine with no streams.
     pub fn new() -> Engine {
         Engine::default()
+    }
+
+    /// An engine with no streams that enforces `limits`.
+    pub fn with_limits(limits: Limits) -> Engine {
+        Engine {
+            limits,
+            ..Engine::default()
+        }
+    }
+
+    /// The limits enforced.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Changes the limits. Existing streams take the new group limit at
+    /// once and the new regex limit for automata compiled from now on; the
+    /// query limit applies to the next registration.
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+        for rt in self.streams.values_mut() {
+            rt.max_groups = limits.max_groups_per_state;
+            rt.cache.set_regex_limit(limits.max_regex_bytes);
+        }
     }
 
     /// Parses and executes statements in order. Stops at the first error;
@@ -694,7 +744,7 @@ impl Engine {
                 }
                 let def = StreamDef::from_ast(cs, text).map_err(invalid)?;
                 self.streams
-                    .insert(def.name.clone(), StreamRuntime::new(def));
+                    .insert(def.name.clone(), StreamRuntime::new(def, &self.limits));
                 Ok(Outcome::StreamCreated {
                     name: cs.name.name.clone(),
                 })
@@ -765,6 +815,17 @@ impl Engine {
             return Err(StatementError::new(
                 ErrorKind::Conflict,
                 format!("query `{}` already exists", name.name),
+                name.span,
+            ));
+        }
+        if self.query_stream.len() >= self.limits.max_queries {
+            return Err(StatementError::new(
+                ErrorKind::Limit,
+                format!(
+                    "cannot register `{}`: {} queries are registered, the limit (max_queries); drop some first",
+                    name.name,
+                    self.query_stream.len()
+                ),
                 name.span,
             ));
         }
@@ -984,11 +1045,18 @@ fn update_states(
     decoded: &[Decoded<'_>],
     accepted: &[Vec<(usize, i64)>],
     mut states: Vec<(usize, &mut AggState)>,
+    max_groups: usize,
 ) -> u64 {
     let mut updates = 0u64;
     if states.is_empty() {
         return 0;
     }
+    // New groups each state may still create, and updates it refused.
+    let mut room: Vec<usize> = states
+        .iter()
+        .map(|(_, s)| max_groups.saturating_sub(s.group_count()))
+        .collect();
+    let mut dropped = vec![0u64; states.len()];
     let width = plan.fields.len();
     let mut combos: Vec<KeyCombos> = plan
         .key_lists
@@ -1039,6 +1107,14 @@ fn update_states(
                     }
                     let table = state.table_for(st.pane_ms, ts);
                     for k in 0..combo.len() {
+                        // A full state updates only the groups it holds.
+                        if room[pos] == 0
+                            && !table.contains(combo.hashes[k], || combo.key(k, keys, slots))
+                        {
+                            dropped[pos] += 1;
+                            continue;
+                        }
+                        let held = table.len();
                         let accs = table.group_mut(
                             combo.hashes[k],
                             || combo.key(k, keys, slots),
@@ -1054,10 +1130,16 @@ fn update_states(
                                 slot => a.update(slot.map(|s| &slots[s])),
                             }
                         }
+                        if table.len() > held {
+                            room[pos] -= 1;
+                        }
                     }
                 }
             }
         }
+    }
+    for ((_, state), d) in states.iter_mut().zip(dropped) {
+        state.dropped += d;
     }
     updates
 }

@@ -80,7 +80,7 @@ impl ApiError {
     fn statement(e: &StatementError, src: &str, executed: &[Outcome]) -> ApiError {
         let status = match e.kind {
             ErrorKind::Syntax | ErrorKind::Invalid => StatusCode::BAD_REQUEST,
-            ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::Conflict | ErrorKind::Limit => StatusCode::CONFLICT,
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
         };
         let pos = e.diagnostic.position(src);
