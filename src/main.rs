@@ -57,6 +57,34 @@ enum Command {
         /// Tweets per second of the demo generator.
         #[arg(long, default_value_t = 200.0)]
         demo_rate: f64,
+        /// Require `Authorization: Bearer TOKEN` on every call (websockets may
+        /// pass `?token=TOKEN`). Also read from SHOAL_TOKEN, which keeps it
+        /// out of the process list.
+        #[arg(long)]
+        token: Option<String>,
+        /// Allow listening on a non-loopback address without a token.
+        #[arg(long)]
+        insecure: bool,
+        /// An origin (`scheme://host[:port]`, or `*`) whose pages may call the
+        /// API besides the server's own. Repeatable.
+        #[arg(long = "allow-origin", value_name = "URL")]
+        allow_origin: Vec<String>,
+        /// Most queries registered at once.
+        #[arg(long, default_value_t = shoal::exec::limits::DEFAULT_MAX_QUERIES)]
+        max_queries: usize,
+        /// Most groups one aggregation state holds; beyond it the queries
+        /// reading it drop updates that need new groups and report an error.
+        #[arg(long, default_value_t = shoal::exec::limits::DEFAULT_MAX_GROUPS_PER_STATE)]
+        max_groups: usize,
+        /// Largest compiled automaton, in bytes, for the MATCHES patterns of one field.
+        #[arg(long, default_value_t = shoal::exec::limits::DEFAULT_MAX_REGEX_BYTES)]
+        max_regex_bytes: usize,
+        /// Largest request body, in bytes.
+        #[arg(long, default_value_t = shoal::server::api::MAX_BODY)]
+        max_body: usize,
+        /// Most websockets open at once.
+        #[arg(long, default_value_t = shoal::server::live::DEFAULT_MAX_SUBSCRIBERS)]
+        max_subscribers: usize,
     },
     /// An interactive client of a running server: statements, meta-commands, live tables.
     Repl {
@@ -191,6 +219,14 @@ fn main() -> Result<()> {
             bind,
             demo,
             demo_rate,
+            token,
+            insecure,
+            allow_origin,
+            max_queries,
+            max_groups,
+            max_regex_bytes,
+            max_body,
+            max_subscribers,
         } => {
             tracing_subscriber::fmt()
                 .with_env_filter(
@@ -199,11 +235,27 @@ fn main() -> Result<()> {
                 )
                 .with_writer(std::io::stderr)
                 .init();
+            let token = token
+                .or_else(|| std::env::var("SHOAL_TOKEN").ok())
+                .map(|t| shoal::server::guard::Token::new(&t))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--token: {e}"))?;
+            let access = shoal::server::guard::Access::new(token, &allow_origin)
+                .map_err(|e| anyhow::anyhow!("--allow-origin: {e}"))?;
             let opts = shoal::server::ServeOptions {
                 bind,
                 files,
                 demo,
                 demo_rate,
+                limits: shoal::exec::Limits {
+                    max_queries,
+                    max_groups_per_state: max_groups,
+                    max_regex_bytes,
+                },
+                max_body,
+                max_subscribers,
+                access,
+                insecure,
             };
             let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
             if let Err(e) = rt.block_on(shoal::server::serve(opts)) {

@@ -4,7 +4,7 @@
 //!
 //! Relative `dir:` paths are resolved against the current directory.
 
-use crate::exec::{Engine, ResultSink, StatementError, StreamStats};
+use crate::exec::{Engine, Limits, ResultSink, StatementError, StreamStats};
 use crate::parser::{self, Statement};
 use crate::planner::StreamDef;
 use crate::watch::dir;
@@ -172,7 +172,7 @@ pub fn run(
     sink: &mut dyn ResultSink,
 ) -> Result<RunReport, RunError> {
     let chunk = opts.chunk_bytes.unwrap_or(dir::CHUNK_BYTES);
-    let mut shared = Engine::new();
+    let mut shared = Engine::with_limits(Limits::batch());
     for f in files {
         exec_file(&mut shared, f)?;
     }
@@ -216,7 +216,7 @@ pub fn run(
         }
         let mut seen_records: BTreeMap<String, u64> = BTreeMap::new();
         for (q, qtext) in &query_stmts {
-            let mut e = Engine::new();
+            let mut e = Engine::with_limits(Limits::batch());
             for (st, text) in &stream_stmts {
                 e.execute_statement(st, text)
                     .expect("stream executed above");

@@ -1,5 +1,6 @@
-//! Property tests for the parser: it never panics, errors point inside the
-//! input, and printed trees parse back to equal trees.
+//! Property tests for the parser: it never panics (on arbitrary text, token
+//! soup and edited valid statements), errors point inside the input, and
+//! printed trees parse back to equal trees.
 
 use proptest::prelude::*;
 use shoal::parser::*;
@@ -283,8 +284,101 @@ fn check_any_input(src: &str) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// An edit of valid statement text, so that inputs are near misses that get
+/// deep into the parser before going wrong.
+#[derive(Clone, Debug)]
+enum Edit {
+    /// Remove the characters between two positions.
+    Cut(prop::sample::Index, prop::sample::Index),
+    /// Repeat the characters between two positions.
+    Repeat(prop::sample::Index, prop::sample::Index),
+    /// Insert a token at a position.
+    Insert(prop::sample::Index, &'static str),
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    let idx = any::<prop::sample::Index>;
+    prop_oneof![
+        (idx(), idx()).prop_map(|(a, b)| Edit::Cut(a, b)),
+        (idx(), idx()).prop_map(|(a, b)| Edit::Repeat(a, b)),
+        (
+            idx(),
+            prop::sample::select(vec![
+                "(",
+                ")",
+                ",",
+                ";",
+                "'",
+                "\"",
+                "--",
+                "/*",
+                "NOT ",
+                " AND ",
+                "*",
+                "-",
+                "1e999",
+                "99999999999999999999",
+                " IN (",
+                " GROUP BY ",
+                " WINDOW ",
+                "é",
+                "\u{0}",
+            ])
+        )
+            .prop_map(|(a, t)| Edit::Insert(a, t)),
+    ]
+}
+
+/// `text` with the edits applied (on characters, so the result is text).
+fn edited(text: &str, edits: &[Edit]) -> String {
+    let mut chars: Vec<char> = text.chars().collect();
+    for e in edits {
+        let n = chars.len() + 1;
+        match e {
+            Edit::Cut(a, b) | Edit::Repeat(a, b) => {
+                let (x, y) = (a.index(n), b.index(n));
+                let (x, y) = (x.min(y), x.max(y));
+                if matches!(e, Edit::Cut(..)) {
+                    chars.drain(x..y);
+                } else {
+                    let part: Vec<char> = chars[x..y].to_vec();
+                    chars.splice(y..y, part);
+                }
+            }
+            Edit::Insert(a, t) => {
+                let x = a.index(n);
+                chars.splice(x..x, t.chars());
+            }
+        }
+    }
+    chars.into_iter().collect()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn never_panics_on_edited_statements(
+        stmts in prop::collection::vec(statement(), 1..3),
+        edits in prop::collection::vec(edit(), 1..4),
+    ) {
+        check_any_input(&edited(&texts(&stmts), &edits))?;
+    }
+
+    #[test]
+    fn the_engine_never_panics_on_token_soup(src in token_soup()) {
+        let mut e = shoal::exec::Engine::new();
+        e.execute("CREATE STREAM t (a BIGINT, q TEXT, ts BIGINT) WITH (format = 'json');")
+            .expect("the stream is valid");
+        if let Err(err) = e.execute(&src) {
+            prop_assert!(!err.render(&src).is_empty());
+        }
+        let mut out: Vec<shoal::exec::QueryResult> = Vec::new();
+        let mut origin = shoal::exec::Origin::new("props");
+        // The soup may have dropped the stream: then there is nothing to push to.
+        let _ = e.push_lines("t", &mut origin, b"{\"a\":1,\"q\":\"x\",\"ts\":5}\nnot json\n", 0, &mut out);
+        e.flush(&mut out);
+    }
 
     #[test]
     fn never_panics_on_arbitrary_strings(src in any::<String>()) {

@@ -11,6 +11,7 @@ use super::aggregate::Acc;
 use super::decode::{self, CsvHeader, FieldSet, LogDecoder, LogScratch, YearContext};
 use super::eval::{EvalShape, Evaluator};
 use super::intern::{Interner, ValueId, NO_ID};
+use super::limits::Limits;
 use super::result::{QueryResult, ResultBody, ResultSink};
 use super::state::{AggState, KeyCombos};
 use super::window::{close_windows, emit_running, AggRuntime};
@@ -39,6 +40,8 @@ pub enum ErrorKind {
     Conflict,
     /// The named stream or query does not exist.
     NotFound,
+    /// An engine limit ([`Limits`]) would be exceeded.
+    Limit,
 }
 
 /// An error in a statement, pointing into its text.
@@ -182,6 +185,8 @@ pub struct StreamRuntime {
     dirty: bool,
     /// For the log formats, the line decoder compiled for `plan`.
     log: Option<Arc<LogDecoder>>,
+    /// [`Limits::max_groups_per_state`].
+    max_groups: usize,
 }
 
 /// The log decoder of a stream for a plan: only the plan's fields, and whole
@@ -199,9 +204,9 @@ fn log_decoder(
 }
 
 impl StreamRuntime {
-    fn new(def: StreamDef) -> Result<StreamRuntime, String> {
+    fn new(def: StreamDef, limits: &Limits) -> Result<StreamRuntime, String> {
         let def = Arc::new(def);
-        let mut cache = ScannerCache::default();
+        let mut cache = ScannerCache::with_regex_limit(limits.max_regex_bytes);
         let plan = build_plan(def.clone(), &BTreeMap::new(), &BTreeMap::new(), &mut cache)
             .expect("empty plan builds");
         let field_set = FieldSet::new(plan.fields.clone());
@@ -224,6 +229,7 @@ impl StreamRuntime {
             interner: Interner::new(),
             interned_after_sweep: 0,
             dirty: false,
+            max_groups: limits.max_groups_per_state,
         })
     }
 
@@ -288,6 +294,22 @@ impl StreamRuntime {
                 None => (None, 0),
             },
         )
+    }
+
+    /// Updates of query `name`'s aggregation state that were dropped because
+    /// the state held [`Limits::max_groups_per_state`] groups and the update
+    /// needed a new one. Non-zero means the query's results are incomplete.
+    /// 0 for filter queries and unknown names.
+    pub fn groups_dropped(&self, name: &str) -> u64 {
+        self.aggs
+            .get(name)
+            .and_then(|q| self.states.get(&q.state))
+            .map_or(0, |st| st.dropped)
+    }
+
+    /// The group limit of this stream's aggregation states.
+    pub fn max_groups(&self) -> usize {
+        self.max_groups
     }
 
     /// Groups held in aggregation state, over all panes.
@@ -430,6 +452,7 @@ impl StreamRuntime {
                 groups[w].push((i, state));
             }
         }
+        let max_groups = self.max_groups;
         let updates = if total >= PARALLEL_MIN_RECORDS && plan.states.len() > 1 {
             std::thread::scope(|s| {
                 let mut it = groups.into_iter();
@@ -438,10 +461,14 @@ impl StreamRuntime {
                     .map(|g| {
                         let (plan, pe, decoded, accepted, ids) =
                             (&plan, &*plan_eval, &decoded, &accepted, &ids);
-                        s.spawn(move || update_states(plan, pe, decoded, accepted, ids, g))
+                        s.spawn(move || {
+                            update_states(plan, pe, decoded, accepted, ids, g, max_groups)
+                        })
                     })
                     .collect();
-                let mut n = update_states(&plan, &plan_eval, &decoded, &accepted, &ids, first);
+                let mut n = update_states(
+                    &plan, &plan_eval, &decoded, &accepted, &ids, first, max_groups,
+                );
                 for h in handles {
                     n += h.join().expect("aggregation worker panicked");
                 }
@@ -455,6 +482,7 @@ impl StreamRuntime {
                 &accepted,
                 &ids,
                 groups.into_iter().flatten().collect(),
+                max_groups,
             )
         };
         self.stats.state_updates += updates;
@@ -701,12 +729,37 @@ pub struct Engine {
     defer_rebuild: bool,
     /// Queries registered since the last rebuild, while deferring.
     deferred: Vec<Arc<str>>,
+    limits: Limits,
 }
 
 impl Engine {
     /// An engine with no streams.
     pub fn new() -> Engine {
         Engine::default()
+    }
+
+    /// An engine with no streams that enforces `limits`.
+    pub fn with_limits(limits: Limits) -> Engine {
+        Engine {
+            limits,
+            ..Engine::default()
+        }
+    }
+
+    /// The limits enforced.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Changes the limits. Existing streams take the new group limit at
+    /// once and the new regex limit for automata compiled from now on; the
+    /// query limit applies to the next registration.
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+        for rt in self.streams.values_mut() {
+            rt.max_groups = limits.max_groups_per_state;
+            rt.cache.set_regex_limit(limits.max_regex_bytes);
+        }
     }
 
     /// Parses and executes statements in order. Stops at the first error;
@@ -783,7 +836,7 @@ impl Engine {
                     ));
                 }
                 let def = StreamDef::from_ast(cs, text).map_err(invalid)?;
-                let rt = StreamRuntime::new(def)
+                let rt = StreamRuntime::new(def, &self.limits)
                     .map_err(|e| StatementError::new(ErrorKind::Invalid, e, cs.name.span))?;
                 self.streams.insert(rt.def.name.clone(), rt);
                 Ok(Outcome::StreamCreated {
@@ -856,6 +909,17 @@ impl Engine {
             return Err(StatementError::new(
                 ErrorKind::Conflict,
                 format!("query `{}` already exists", name.name),
+                name.span,
+            ));
+        }
+        if self.query_stream.len() >= self.limits.max_queries {
+            return Err(StatementError::new(
+                ErrorKind::Limit,
+                format!(
+                    "cannot register `{}`: {} queries are registered, the limit (max_queries); drop some first",
+                    name.name,
+                    self.query_stream.len()
+                ),
                 name.span,
             ));
         }
@@ -1133,11 +1197,18 @@ fn update_states(
     accepted: &[Vec<(usize, i64)>],
     ids: &[Vec<ValueId>],
     mut states: Vec<(usize, &mut AggState)>,
+    max_groups: usize,
 ) -> u64 {
     let mut updates = 0u64;
     if states.is_empty() {
         return 0;
     }
+    // New groups each state may still create, and updates it refused.
+    let mut room: Vec<usize> = states
+        .iter()
+        .map(|(_, s)| max_groups.saturating_sub(s.group_count()))
+        .collect();
+    let mut dropped = vec![0u64; states.len()];
     let width = plan.fields.len();
     let mut combos: Vec<KeyCombos> = plan
         .key_lists
@@ -1187,6 +1258,14 @@ fn update_states(
                     }
                     let table = state.table_for(st.pane_ms, ts);
                     for k in 0..combo.len() {
+                        // A full state updates only the groups it holds.
+                        if room[pos] == 0
+                            && !table.contains(combo.hashes[k], || combo.key(k, keys, slots))
+                        {
+                            dropped[pos] += 1;
+                            continue;
+                        }
+                        let held = table.len();
                         let accs = table.group_mut(
                             combo.hashes[k],
                             || combo.key(k, keys, slots),
@@ -1203,10 +1282,16 @@ fn update_states(
                                 slot => a.update(slot.map(|s| &slots[s])),
                             }
                         }
+                        if table.len() > held {
+                            room[pos] -= 1;
+                        }
                     }
                 }
             }
         }
+    }
+    for ((_, state), d) in states.iter_mut().zip(dropped) {
+        state.dropped += d;
     }
     updates
 }

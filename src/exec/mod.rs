@@ -8,15 +8,18 @@
 //! - [`window`]: closing windows from panes; HAVING, ORDER BY, LIMIT.
 //! - [`result`]: results and sinks.
 //! - [`engine`]: the catalog and per-stream runtime that ties it together.
+//! - [`limits`]: engine-wide bounds (queries, groups per state, regex size).
 
 pub mod aggregate;
 pub mod decode;
 pub mod engine;
 pub mod eval;
 pub mod intern;
+pub mod limits;
 pub mod result;
 pub mod state;
 pub mod window;
 
 pub use engine::{Engine, ErrorKind, Origin, Outcome, Reject, StatementError, StreamStats};
+pub use limits::Limits;
 pub use result::{JsonLinesSink, QueryResult, ResultBody, ResultSink};

@@ -66,6 +66,17 @@ impl GroupTable {
         &mut g.accs
     }
 
+    /// True when the table holds the group whose key is `key`.
+    #[inline]
+    pub fn contains<'v, 'a: 'v, I>(&self, hash: u64, key: impl Fn() -> I) -> bool
+    where
+        I: Iterator<Item = &'v Value<'a>>,
+    {
+        self.table
+            .find(hash, |g| g.key.iter().zip(key()).all(|(a, b)| a == b))
+            .is_some()
+    }
+
     /// Merges a group (from another table) into this one.
     pub fn merge_group(&mut self, key: &[OwnedValue], accs: &[Acc]) {
         let hash = hash_values(key.iter());
@@ -126,6 +137,10 @@ pub struct AggState {
     pub running: GroupTable,
     /// Records that passed the state's filter since it was created.
     pub matched: u64,
+    /// Group updates refused because the state held its limit of groups
+    /// ([`crate::exec::Limits::max_groups_per_state`]) and the update needed
+    /// a new one.
+    pub dropped: u64,
 }
 
 impl AggState {

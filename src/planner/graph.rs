@@ -167,32 +167,59 @@ pub enum SingleAtom {
 pub struct ScannerCache {
     literals: HashMap<Vec<String>, Arc<AhoCorasick>>,
     regexes: HashMap<Vec<String>, Arc<Regex>>,
+    /// Largest compiled regex automaton in bytes (regex-automata's NFA size
+    /// limit); `None` keeps regex-automata's default.
+    regex_limit: Option<usize>,
 }
 
 impl ScannerCache {
-    fn literal_automaton(&mut self, pats: &[String]) -> Arc<AhoCorasick> {
+    /// A cache whose regex automata may not exceed `bytes` (see
+    /// [`crate::exec::Limits::max_regex_bytes`]).
+    pub fn with_regex_limit(bytes: usize) -> ScannerCache {
+        ScannerCache {
+            regex_limit: Some(bytes),
+            ..ScannerCache::default()
+        }
+    }
+
+    /// Changes the regex size limit for automata compiled from now on.
+    pub fn set_regex_limit(&mut self, bytes: usize) {
+        self.regex_limit = Some(bytes);
+    }
+
+    fn literal_automaton(&mut self, pats: &[String]) -> Result<Arc<AhoCorasick>, String> {
         if let Some(a) = self.literals.get(pats) {
-            return a.clone();
+            return Ok(a.clone());
         }
         let a = Arc::new(
             AhoCorasick::builder()
                 .ascii_case_insensitive(true)
                 .build(pats)
-                .expect("literal automaton builds"),
+                .map_err(|e| format!("the CONTAINS literals do not fit one automaton: {e}"))?,
         );
         self.literals.insert(pats.to_vec(), a.clone());
-        a
+        Ok(a)
     }
 
     fn regex_set(&mut self, pats: &[String]) -> Result<Arc<Regex>, String> {
         if let Some(r) = self.regexes.get(pats) {
             return Ok(r.clone());
         }
+        let mut config = Regex::config().match_kind(regex_automata::MatchKind::All);
+        if let Some(limit) = self.regex_limit {
+            config = config.nfa_size_limit(Some(limit));
+        }
         let r = Arc::new(
             Regex::builder()
-                .configure(Regex::config().match_kind(regex_automata::MatchKind::All))
+                .configure(config)
                 .build_many(pats)
-                .map_err(|e| e.to_string())?,
+                .map_err(|e| match e.size_limit() {
+                    Some(limit) => format!(
+                        "{} pattern(s) would compile to an automaton larger than the limit of {limit} bytes (max_regex_bytes)",
+                        pats.len()
+                    ),
+                    None => e.to_string(),
+                })?,
         );
         self.regexes.insert(pats.to_vec(), r.clone());
         Ok(r)
@@ -391,10 +418,12 @@ impl GraphBuilder {
                 sc.members.insert(lit.clone(), i as u32);
             }
             if !sc.literals.is_empty() {
-                sc.literal_automaton = Some(cache.literal_automaton(&sc.literals));
+                let a = cache.literal_automaton(&sc.literals);
+                sc.literal_automaton = Some(a.map_err(|e| format!("on `{field}`: {e}"))?);
             }
             if !sc.regexes.is_empty() {
-                sc.regex_set = Some(cache.regex_set(&sc.regexes)?);
+                let r = cache.regex_set(&sc.regexes);
+                sc.regex_set = Some(r.map_err(|e| format!("MATCHES on `{field}`: {e}"))?);
             }
             g.scanners.push(sc);
         }
@@ -410,5 +439,45 @@ impl PredGraph {
             self.scanners.iter().map(|s| s.nodes.len()).sum(),
             self.singles.len(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The smallest limit under which `pats` compile.
+    fn needed(pats: &[String]) -> usize {
+        let (mut lo, mut hi) = (1usize, 1 << 24);
+        assert!(ScannerCache::with_regex_limit(hi).regex_set(pats).is_ok());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            match ScannerCache::with_regex_limit(mid).regex_set(pats) {
+                Ok(_) => hi = mid,
+                Err(_) => lo = mid + 1,
+            }
+        }
+        lo
+    }
+
+    #[test]
+    fn the_patterns_of_a_field_share_one_size_limit() {
+        let a = vec!["[a-z]{40}error".to_string()];
+        let b = vec!["[0-9]{40}warning".to_string()];
+        let limit = needed(&a).max(needed(&b));
+        let mut cache = ScannerCache::with_regex_limit(limit);
+        assert!(cache.regex_set(&a).is_ok());
+        assert!(cache.regex_set(&b).is_ok());
+        let both = [a[0].clone(), b[0].clone()];
+        let e = cache.regex_set(&both).unwrap_err();
+        assert_eq!(
+            e,
+            format!("2 pattern(s) would compile to an automaton larger than the limit of {limit} bytes (max_regex_bytes)")
+        );
+        // A pathological pattern fails fast under the default limit.
+        let e = ScannerCache::default()
+            .regex_set(&[r"(\w{100}){100}".to_string()])
+            .unwrap_err();
+        assert!(e.contains("larger than the limit"), "{e}");
     }
 }

@@ -232,7 +232,7 @@ pub fn build_plan(
     }
     let graph = gb.finish(&slot_of, cache).map_err(|e| {
         PlanError(Diagnostic::new(
-            format!("cannot compile the stream's regexes: {e}"),
+            format!("cannot compile the stream's patterns: {e}"),
             Span::default(),
         ))
     })?;

@@ -10,19 +10,25 @@
 //! | `GET /v1/queries/{name}/live`, `GET /v1/live` | websocket result feeds |
 //! | `GET /v1/explain` | the shared plans, as data and text |
 //! | `GET /v1/health`, `GET /metrics` | liveness, Prometheus metrics |
+//!
+//! Every route passes [`super::guard`] first (origin, host, token).
 
+use super::guard::{self, Access};
 use super::hub::{quote_ident, Hub, HubGone, HubHandle};
 use super::live;
+use super::live::SubscriberSlots;
 use crate::exec::{ErrorKind, Outcome, StatementError};
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
+use std::sync::Arc;
 
-/// Largest request body accepted, in bytes.
+/// Default largest request body accepted, in bytes.
 pub const MAX_BODY: usize = 64 << 20;
 
 /// Shared by every handler.
@@ -30,6 +36,12 @@ pub const MAX_BODY: usize = 64 << 20;
 pub struct AppState {
     /// The hub.
     pub hub: HubHandle,
+    /// Largest request body accepted, in bytes.
+    pub max_body: usize,
+    /// Open websockets and their limit.
+    pub subscribers: SubscriberSlots,
+    /// Who may call the API.
+    pub access: Arc<Access>,
 }
 
 /// The API's routes.
@@ -48,7 +60,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/health", get(health))
         .route("/metrics", get(metrics))
         .merge(super::web::routes())
-        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(DefaultBodyLimit::max(state.max_body))
+        .layer(axum::middleware::from_fn_with_state(
+            state.access.clone(),
+            guard::check,
+        ))
         .with_state(state)
 }
 
@@ -81,7 +97,7 @@ impl ApiError {
     fn statement(e: &StatementError, src: &str, executed: &[Outcome]) -> ApiError {
         let status = match e.kind {
             ErrorKind::Syntax | ErrorKind::Invalid => StatusCode::BAD_REQUEST,
-            ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::Conflict | ErrorKind::Limit => StatusCode::CONFLICT,
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
         };
         let pos = e.diagnostic.position(src);
@@ -105,7 +121,26 @@ impl ApiError {
 
 type ApiResult = Result<Response, ApiError>;
 
-async fn statements(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> ApiResult {
+/// The request body, or a JSON error (413 beyond the body limit).
+fn body_of(body: Result<Bytes, BytesRejection>, st: &AppState) -> Result<Bytes, ApiError> {
+    body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::plain(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!(
+                "request body larger than the limit of {} bytes (--max-body)",
+                st.max_body
+            ),
+        ),
+        status => ApiError::plain(status, &e.body_text()),
+    })
+}
+
+async fn statements(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let body = body_of(body, &st)?;
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::plain(StatusCode::BAD_REQUEST, "the body is not UTF-8"))?;
     let is_json = headers
@@ -205,8 +240,12 @@ async fn run_drop(st: &AppState, sql: String) -> ApiResult {
     }
 }
 
-async fn ingest(State(st): State<AppState>, Path(name): Path<String>, body: Bytes) -> ApiResult {
-    let mut data = body.to_vec();
+async fn ingest(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let mut data = body_of(body, &st)?.to_vec();
     if !data.is_empty() && !data.ends_with(b"\n") {
         data.push(b'\n');
     }
@@ -241,6 +280,7 @@ fn query_json(hub: &Hub, name: &str, detail: bool) -> Option<Value> {
     let stats = rt.stats();
     let (matched, groups) = rt.query_state(name)?;
     let results_out = hub.counters.get(name).map_or(0, |c| c.results_out);
+    let dropped = rt.groups_dropped(name);
     let kind = if q.aggregate().is_some() {
         "aggregate"
     } else {
@@ -258,7 +298,9 @@ fn query_json(hub: &Hub, name: &str, detail: bool) -> Option<Value> {
             "late": stats.late,
             "rejected": stats.rejected,
             "state_groups": groups,
+            "groups_dropped": dropped,
         },
+        "status": query_status(rt.max_groups(), dropped),
         "subscribers": hub.feeds.subscribers_of(name),
     });
     if detail {
@@ -280,6 +322,17 @@ fn query_json(hub: &Hub, name: &str, detail: bool) -> Option<Value> {
         v["explain"] = Value::String(hub.engine.explain(Some(&q.stream)));
     }
     Some(v)
+}
+
+/// `"ok"`, or the error that makes a query's results incomplete.
+pub fn query_status(max_groups: usize, groups_dropped: u64) -> String {
+    if groups_dropped == 0 {
+        "ok".to_string()
+    } else {
+        format!(
+            "error: group limit {max_groups} reached; {groups_dropped} updates needing a new group were dropped, results are incomplete"
+        )
+    }
 }
 
 async fn list_queries(State(st): State<AppState>) -> ApiResult {

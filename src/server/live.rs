@@ -13,6 +13,9 @@
 //! (N results skipped); one that lags [`MAX_LAGS`] times within
 //! [`LAG_PERIOD`] is closed with a reason. Dropping a query closes its
 //! subscriptions with the reason.
+//!
+//! At most `--max-subscribers` websockets are open at once
+//! ([`SubscriberSlots`]); a handshake beyond that is refused with 503.
 
 use super::api::{ApiError, AppState};
 use super::feeds::FeedMessage;
@@ -24,6 +27,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc};
 
@@ -35,6 +40,58 @@ pub const LAG_PERIOD: Duration = Duration::from_secs(10);
 
 /// Websocket close code for a subscriber that cannot keep up (1008: policy).
 pub const CLOSE_TOO_SLOW: u16 = 1008;
+
+/// Default for the most websockets open at once.
+pub const DEFAULT_MAX_SUBSCRIBERS: usize = 1000;
+
+/// Counts open websockets against a limit.
+#[derive(Clone, Debug)]
+pub struct SubscriberSlots {
+    open: Arc<AtomicUsize>,
+    max: usize,
+}
+
+/// One open websocket's place; freed when dropped.
+pub struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl SubscriberSlots {
+    /// At most `max` websockets at once.
+    pub fn new(max: usize) -> SubscriberSlots {
+        SubscriberSlots {
+            open: Arc::new(AtomicUsize::new(0)),
+            max,
+        }
+    }
+
+    /// Websockets open now.
+    pub fn open(&self) -> usize {
+        self.open.load(Ordering::Acquire)
+    }
+
+    /// A place for one more websocket, or a 503 when all are taken.
+    pub fn acquire(&self) -> Result<Slot, ApiError> {
+        self.open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.max).then_some(n + 1)
+            })
+            .map(|_| Slot(self.open.clone()))
+            .map_err(|_| {
+                ApiError::plain(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &format!(
+                        "too many websocket subscribers: {} are open, the limit (--max-subscribers); try again later",
+                        self.max
+                    ),
+                )
+            })
+    }
+}
 
 /// `GET /v1/queries/{name}/live`.
 pub async fn query_feed(
@@ -49,14 +106,25 @@ pub async fn query_feed(
         ));
     };
     let ws = ws.map_err(|e| ApiError::plain(e.status(), &e.body_text()))?;
+    let slot = st.subscribers.acquire()?;
     let hub = st.hub.clone();
-    Ok(ws.on_upgrade(move |socket| run_socket(socket, hub, vec![(name, rx)], false)))
+    Ok(ws.on_upgrade(move |socket| async move {
+        run_socket(socket, hub, vec![(name, rx)], false).await;
+        drop(slot);
+    }))
 }
 
 /// `GET /v1/live`.
-pub async fn multi_feed(State(st): State<AppState>, ws: WebSocketUpgrade) -> Response {
+pub async fn multi_feed(
+    State(st): State<AppState>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let slot = st.subscribers.acquire()?;
     let hub = st.hub.clone();
-    ws.on_upgrade(move |socket| run_socket(socket, hub, Vec::new(), true))
+    Ok(ws.on_upgrade(move |socket| async move {
+        run_socket(socket, hub, Vec::new(), true).await;
+        drop(slot);
+    }))
 }
 
 /// What the forwarding tasks ask the socket's writer to do.

@@ -130,6 +130,31 @@ pub fn render(hub: &Hub) -> String {
             c.results_out
         );
     }
+    family(
+        &mut out,
+        "shoal_query_groups_dropped_total",
+        "counter",
+        "Updates dropped because the query's aggregation state held its group limit.",
+    );
+    let mut in_error = 0;
+    for s in &streams {
+        for q in s.queries() {
+            let dropped = s.groups_dropped(&q.name);
+            in_error += usize::from(dropped > 0);
+            let _ = writeln!(
+                out,
+                "shoal_query_groups_dropped_total{{query=\"{}\"}} {dropped}",
+                label(&q.name)
+            );
+        }
+    }
+    family(
+        &mut out,
+        "shoal_queries_in_error",
+        "gauge",
+        "Queries whose status is an error (results incomplete).",
+    );
+    let _ = writeln!(out, "shoal_queries_in_error {in_error}");
     family(&mut out, "shoal_queries", "gauge", "Registered queries.");
     let _ = writeln!(out, "shoal_queries {}", hub.engine.query_names().count());
     family(&mut out, "shoal_streams", "gauge", "Declared streams.");

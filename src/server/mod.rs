@@ -7,18 +7,22 @@
 //! - [`metrics`]: `/metrics` in the Prometheus text format.
 //! - [`demo`]: the built-in generator behind `--demo`.
 //! - [`web`]: the web page at `/`, built into the binary.
+//! - [`guard`]: access control (token, origin, host) for every route.
 
 pub mod api;
 pub mod demo;
 pub mod feeds;
+pub mod guard;
 pub mod hub;
 pub mod live;
 pub mod metrics;
 pub mod web;
 
+use crate::exec::Limits;
 use hub::{HubHandle, SourceStarter};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// How to run the server.
 #[derive(Clone, Debug)]
@@ -31,6 +35,16 @@ pub struct ServeOptions {
     pub demo: bool,
     /// Tweets per second of the demo generator.
     pub demo_rate: f64,
+    /// The engine's limits (queries, groups per state, regex size).
+    pub limits: Limits,
+    /// Largest request body accepted, in bytes.
+    pub max_body: usize,
+    /// Most websockets open at once.
+    pub max_subscribers: usize,
+    /// Token and allowed origins.
+    pub access: guard::Access,
+    /// Listen on a non-loopback address without a token.
+    pub insecure: bool,
 }
 
 impl Default for ServeOptions {
@@ -40,6 +54,11 @@ impl Default for ServeOptions {
             files: Vec::new(),
             demo: false,
             demo_rate: 200.0,
+            limits: Limits::default(),
+            max_body: api::MAX_BODY,
+            max_subscribers: live::DEFAULT_MAX_SUBSCRIBERS,
+            access: guard::Access::default(),
+            insecure: false,
         }
     }
 }
@@ -58,6 +77,12 @@ pub enum ServeError {
     /// A statement file has an error.
     #[error("{0}")]
     Statement(String),
+    /// A non-loopback address without a token and without `--insecure`.
+    #[error("refusing to listen on {addr} without a token: anyone who can reach it could run statements and read every result; set --token (or SHOAL_TOKEN), bind a loopback address, or pass --insecure")]
+    Insecure {
+        /// The address.
+        addr: SocketAddr,
+    },
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -103,7 +128,14 @@ async fn execute_file(hub: &HubHandle, path: &str, sql: String) -> Result<(), Se
 /// Runs the server until Ctrl-C or SIGTERM. Prints `listening on http://ADDR`
 /// on stdout once it accepts connections.
 pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
+    if !opts.bind.ip().is_loopback() && opts.access.token.is_none() && !opts.insecure {
+        return Err(ServeError::Insecure { addr: opts.bind });
+    }
     let (hub, _thread) = hub::spawn(Some(source_starter(tokio::runtime::Handle::current())));
+    let limits = opts.limits;
+    hub.inspect(move |h| h.engine.set_limits(limits))
+        .await
+        .map_err(|e| ServeError::Statement(e.to_string()))?;
     if opts.demo {
         execute_file(&hub, "demo", demo::DEMO_SQL.to_string()).await?;
         tokio::spawn(demo::run(hub.clone(), opts.demo_rate));
@@ -122,7 +154,12 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
             source,
         })?;
     let addr = listener.local_addr()?;
-    let app = api::router(api::AppState { hub: hub.clone() });
+    let app = api::router(api::AppState {
+        hub: hub.clone(),
+        max_body: opts.max_body,
+        subscribers: live::SubscriberSlots::new(opts.max_subscribers),
+        access: Arc::new(opts.access.clone()),
+    });
     println!("listening on http://{addr}");
     use std::io::Write;
     let _ = std::io::stdout().flush();

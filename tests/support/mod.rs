@@ -23,12 +23,20 @@ pub struct Server {
 impl Server {
     /// Starts `shoal serve --bind 127.0.0.1:0 ARGS` in `cwd` and waits for it to listen.
     pub fn start(args: &[&str], cwd: &Path) -> Server {
+        Server::start_with_env(args, cwd, &[])
+    }
+
+    /// [`Server::start`] with extra environment variables (`SHOAL_TOKEN` is
+    /// set only when given here).
+    pub fn start_with_env(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_shoal"))
             .arg("serve")
             .args(["--bind", "127.0.0.1:0"])
             .args(args)
             .current_dir(cwd)
             .env("SHOAL_LOG", "warn")
+            .env_remove("SHOAL_TOKEN")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
