@@ -7,8 +7,10 @@
 //! - [`window`]: closing windows from panes; HAVING, ORDER BY, LIMIT.
 //! - [`result`]: results and sinks.
 //! - [`engine`]: the catalog and per-stream runtime that ties it together.
+//! - [`checkpoint`]: the engine's dynamic state as data, and its restoration.
 
 pub mod aggregate;
+pub mod checkpoint;
 pub mod decode;
 pub mod engine;
 pub mod eval;
@@ -16,5 +18,6 @@ pub mod result;
 pub mod state;
 pub mod window;
 
+pub use checkpoint::{EngineCheckpoint, RestoreError};
 pub use engine::{Engine, ErrorKind, Origin, Outcome, Reject, StatementError, StreamStats};
 pub use result::{JsonLinesSink, QueryResult, ResultBody, ResultSink};
