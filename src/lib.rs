@@ -9,6 +9,7 @@
 //! - [`exec`]: decoding, predicate evaluation, aggregation state, windows.
 //! - [`watch`]: sources that feed records in.
 //! - [`server`]: `shoal serve`: HTTP API, websocket feeds, live sources.
+//! - [`store`]: the embedded SQLite store: catalog, result history, checkpoints.
 //! - [`gen`]: deterministic generators of realistic data and queries.
 
 #![warn(missing_docs)]
@@ -21,6 +22,7 @@ pub mod parser;
 pub mod planner;
 pub mod run;
 pub mod server;
+pub mod store;
 pub mod value;
 pub mod value_map;
 pub mod watch;

@@ -57,6 +57,15 @@ enum Command {
         /// Tweets per second of the demo generator.
         #[arg(long, default_value_t = 200.0)]
         demo_rate: f64,
+        /// Directory of the embedded store (catalog, result history, checkpoints); created if missing.
+        #[arg(long, default_value = shoal::server::DEFAULT_DATA_DIR)]
+        data: PathBuf,
+        /// Run without a store: nothing survives a restart.
+        #[arg(long, visible_alias = "memory")]
+        no_store: bool,
+        /// Time between checkpoints (e.g. 1s, 250ms).
+        #[arg(long, default_value = "1s", value_parser = parse_interval)]
+        checkpoint_interval: std::time::Duration,
     },
     /// Generate data or queries.
     Gen {
@@ -99,6 +108,14 @@ enum GenCommand {
         #[arg(long, default_value = "data/tweets")]
         source_dir: String,
     },
+}
+
+/// A positive duration such as `1s` or `250ms`.
+fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+    match shoal::planner::catalog::parse_duration_ms(s) {
+        Some(ms) if ms > 0 => Ok(std::time::Duration::from_millis(ms as u64)),
+        _ => Err(format!("`{s}` is not a positive duration like 1s or 250ms")),
+    }
 }
 
 fn main() -> Result<()> {
@@ -179,6 +196,9 @@ fn main() -> Result<()> {
             bind,
             demo,
             demo_rate,
+            data,
+            no_store,
+            checkpoint_interval,
         } => {
             tracing_subscriber::fmt()
                 .with_env_filter(
@@ -192,6 +212,8 @@ fn main() -> Result<()> {
                 files,
                 demo,
                 demo_rate,
+                data: (!no_store).then_some(data),
+                checkpoint_interval,
             };
             let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
             if let Err(e) = rt.block_on(shoal::server::serve(opts)) {

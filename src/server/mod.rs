@@ -14,9 +14,11 @@ pub mod hub;
 pub mod live;
 pub mod metrics;
 
-use hub::{HubHandle, SourceStarter};
+use hub::{HubHandle, SourceStarter, StoreLink};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// How to run the server.
 #[derive(Clone, Debug)]
@@ -29,6 +31,11 @@ pub struct ServeOptions {
     pub demo: bool,
     /// Tweets per second of the demo generator.
     pub demo_rate: f64,
+    /// The store's directory; `None` runs without a store (nothing
+    /// survives a restart).
+    pub data: Option<PathBuf>,
+    /// Time between checkpoints.
+    pub checkpoint_interval: Duration,
 }
 
 impl Default for ServeOptions {
@@ -38,9 +45,15 @@ impl Default for ServeOptions {
             files: Vec::new(),
             demo: false,
             demo_rate: 200.0,
+            data: Some(PathBuf::from(DEFAULT_DATA_DIR)),
+            checkpoint_interval: Duration::from_secs(1),
         }
     }
 }
+
+/// Where the store lives unless told otherwise (relative to the current
+/// directory).
+pub const DEFAULT_DATA_DIR: &str = "shoal-data";
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -67,17 +80,25 @@ pub enum ServeError {
     /// Serving failed.
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
+    /// The store cannot be opened or read.
+    #[error("{0}")]
+    Store(#[from] crate::store::StoreError),
+    /// What the store holds cannot be restored.
+    #[error("cannot recover from the store: {0}")]
+    Recover(String),
 }
 
-/// Starts sources for streams; the server's default uses [`crate::watch`].
+/// Starts sources for streams; the server's default uses [`crate::watch`]
+/// (resuming `dir:` sources from the positions given).
 fn source_starter() -> Option<SourceStarter> {
     None
 }
 
 /// Executes statement text at start; errors are rendered against the text.
+/// What the store already re-created with the same definition is skipped.
 async fn execute_file(hub: &HubHandle, path: &str, sql: String) -> Result<(), ServeError> {
     let (_, err) = hub
-        .execute(sql.clone())
+        .execute_startup(sql.clone())
         .await
         .map_err(|e| ServeError::Statement(e.to_string()))?;
     match err {
@@ -89,7 +110,35 @@ async fn execute_file(hub: &HubHandle, path: &str, sql: String) -> Result<(), Se
 /// Runs the server until Ctrl-C or SIGTERM. Prints `listening on http://ADDR`
 /// on stdout once it accepts connections.
 pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
-    let (hub, _thread) = hub::spawn(source_starter());
+    let mut writer_thread = None;
+    let (hub, _thread) = match &opts.data {
+        None => hub::spawn(source_starter()),
+        Some(dir) => {
+            // The catalog and checkpoint are read before anything starts;
+            // the hub re-creates them before it takes any data.
+            let (conn, path) = crate::store::open(dir)?;
+            let recovered = crate::store::load(&conn, &path)?;
+            let reader = Arc::new(crate::store::StoreReader::open(dir)?);
+            let stats = Arc::new(crate::store::StoreStats::default());
+            let (tx, thread) = crate::store::spawn_writer(conn, path.clone(), stats.clone());
+            writer_thread = Some(thread);
+            let link = StoreLink::new(tx, opts.checkpoint_interval, stats);
+            let (hub, thread) = hub::spawn_with_store(source_starter(), Some(link), Some(reader));
+            if !recovered.catalog.is_empty() {
+                tracing::info!(
+                    store = %path.display(),
+                    statements = recovered.catalog.len(),
+                    checkpoint_ms = ?recovered.checkpoint_ms,
+                    "recovering from the store"
+                );
+            }
+            hub.recover(recovered)
+                .await
+                .map_err(|e| ServeError::Recover(e.to_string()))?
+                .map_err(ServeError::Recover)?;
+            (hub, thread)
+        }
+    };
     if opts.demo {
         execute_file(&hub, "demo", demo::DEMO_SQL.to_string()).await?;
         tokio::spawn(demo::run(hub.clone(), opts.demo_rate));
@@ -115,6 +164,16 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    // A last checkpoint, then the writer finishes its queue.
+    match hub.shutdown().await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "the last checkpoint failed"),
+        Err(e) => tracing::error!(error = %e, "no last checkpoint"),
+    }
+    drop(hub);
+    if let Some(t) = writer_thread {
+        let _ = tokio::task::spawn_blocking(move || t.join()).await;
+    }
     Ok(())
 }
 
