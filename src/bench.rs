@@ -49,7 +49,7 @@ pub struct Measurement {
     pub results: u64,
 }
 
-fn ensure_data(dir: &Path, records: u64, seed: u64) -> Result<PathBuf> {
+pub(crate) fn ensure_data(dir: &Path, records: u64, seed: u64) -> Result<PathBuf> {
     let data = dir.join(format!("tweets-{records}-{seed}"));
     let marker = data.join(".complete");
     if !marker.exists() {

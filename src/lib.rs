@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod bench_live;
 pub mod diagnostic;
 pub mod exec;
 pub mod gen;

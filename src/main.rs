@@ -74,6 +74,8 @@ enum Command {
     },
     /// Measure records/s and peak memory for 1, 10, 100 and 1000 queries, shared and unshared.
     Bench(shoal::bench::BenchArgs),
+    /// Measure the server: ingest-to-websocket latency and sustained records/s over TCP.
+    BenchLive(shoal::bench_live::BenchLiveArgs),
 }
 
 #[derive(Subcommand)]
@@ -263,6 +265,7 @@ fn main() -> Result<()> {
             }
         },
         Command::Bench(args) => shoal::bench::run_bench(&args)?,
+        Command::BenchLive(args) => shoal::bench_live::run_bench_live(&args)?,
     }
     Ok(())
 }

@@ -447,3 +447,127 @@ async fn one_socket_subscribes_to_several_queries() {
         "{reply}"
     );
 }
+
+#[tokio::test]
+async fn a_watched_directory_is_followed_through_appends_rotation_and_truncation() {
+    let (s, d) = server();
+    let data = d.join("logs");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        data.join("a.jsonl"),
+        [reading(1, "a", 1), reading(2, "a", 2)].concat(),
+    )
+    .unwrap();
+    s.sql_ok(&format!(
+        "CREATE STREAM d (ts BIGINT, k TEXT, v BIGINT) WITH (source = 'dir:{}', files = '*.jsonl', event_time = 'ts', watermark = '1h');
+         CREATE QUERY rows AS SELECT v FROM d;",
+        data.display()
+    ))
+    .await;
+    let mut ws = s.ws("/v1/queries/rows/live").await;
+    let v = |m: Value| m["row"]["v"].as_i64().unwrap();
+    // Files present at start are read from the beginning (the subscription
+    // may come after them, so look at the counters instead).
+    for _ in 0..100 {
+        let (_, st) = s.get("/v1/streams/d").await;
+        if st["stats"]["records_in"] == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Rows read before the subscription started are not sent to it.
+    while let Said::Json(m) = ws.next(Duration::from_millis(300)).await {
+        assert!(v(m) <= 2);
+    }
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(data.join("a.jsonl"))
+        .unwrap();
+    // A partial line waits for its newline.
+    f.write_all(br#"{"ts":3,"k":"a","#).unwrap();
+    f.flush().unwrap();
+    assert!(matches!(
+        ws.next(Duration::from_millis(500)).await,
+        Said::Nothing
+    ));
+    f.write_all(b"\"v\":3}\n").unwrap();
+    assert_eq!(v(ws.json().await), 3);
+    // Files not matching the pattern are ignored; new files are read.
+    std::fs::write(data.join("skip.txt"), reading(4, "a", 99)).unwrap();
+    std::fs::write(data.join("b.jsonl"), reading(5, "b", 4)).unwrap();
+    assert_eq!(v(ws.json().await), 4);
+    // Rotation: the renamed file is finished, the new one read from its start.
+    std::fs::rename(data.join("a.jsonl"), data.join("a.jsonl.1")).unwrap();
+    f.write_all(&reading(6, "a", 5).into_bytes()).unwrap();
+    f.flush().unwrap();
+    std::fs::write(data.join("a.jsonl"), reading(7, "a", 6)).unwrap();
+    let mut got = vec![v(ws.json().await), v(ws.json().await)];
+    got.sort();
+    assert_eq!(got, [5, 6]);
+    // Truncation (to a shorter length): the file is read again from its start.
+    std::fs::write(data.join("b.jsonl"), "{\"ts\":8,\"v\":7}\n").unwrap();
+    assert_eq!(v(ws.json().await), 7);
+    assert!(matches!(
+        ws.next(Duration::from_millis(700)).await,
+        Said::Nothing
+    ));
+    let (_, st) = s.get("/v1/streams/d").await;
+    // 3 lines of a.jsonl, 1 of b.jsonl, 1 appended after rotation, 1 of the
+    // new a.jsonl, 1 of b.jsonl after truncation; skip.txt not at all.
+    assert_eq!(st["stats"]["records_in"], 7);
+}
+
+#[tokio::test]
+async fn many_tcp_producers_are_all_counted() {
+    let (s, _d) = server();
+    s.sql_ok(
+        "CREATE STREAM t (ts BIGINT, p BIGINT) WITH (source = 'tcp:127.0.0.1:0', event_time = 'ts', watermark = '1h');
+         CREATE QUERY per_producer AS SELECT p, count(*) AS n FROM t GROUP BY p EMIT EVERY 100ms;",
+    )
+    .await;
+    let (_, st) = s.get("/v1/streams/t").await;
+    let addr = st["source_detail"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("tcp:")
+        .to_string();
+    const PRODUCERS: i64 = 20;
+    const LINES: i64 = 1000;
+    let mut tasks = Vec::new();
+    for p in 0..PRODUCERS {
+        let addr = addr.clone();
+        tasks.push(tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            let mut sock = tokio::net::TcpStream::connect(addr).await.unwrap();
+            for i in 0..LINES {
+                let line = format!("{{\"ts\":{i},\"p\":{p}}}\n");
+                sock.write_all(line.as_bytes()).await.unwrap();
+            }
+            sock.shutdown().await.unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let mut records = 0;
+    for _ in 0..200 {
+        let (_, st) = s.get("/v1/streams/t").await;
+        records = st["stats"]["records_in"].as_i64().unwrap();
+        if records == PRODUCERS * LINES {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(records, PRODUCERS * LINES);
+    let mut ws = s.ws("/v1/queries/per_producer/live").await;
+    let mut counts = std::collections::BTreeMap::new();
+    for m in ws.take(PRODUCERS as usize).await {
+        counts.insert(
+            m["group"]["p"].as_i64().unwrap(),
+            m["values"]["n"].as_i64().unwrap(),
+        );
+    }
+    assert_eq!(counts.len() as i64, PRODUCERS);
+    assert!(counts.values().all(|n| *n == LINES), "{counts:?}");
+}

@@ -77,8 +77,10 @@ pub async fn run(hub: HubHandle, rate: f64) {
         let chunk = Chunk {
             stream: stream.clone(),
             source: source.clone(),
+            origin_id: super::hub::DEMO_ORIGIN,
             data,
             reset: false,
+            end: false,
             position: None,
             arrival_ms: now_ms(),
         };

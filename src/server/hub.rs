@@ -32,6 +32,15 @@ pub const CHUNK_QUEUE: usize = 64;
 /// How often running totals are pushed when the query sets no `EMIT EVERY`.
 pub const DEFAULT_RUNNING_EMIT_MS: i64 = 1000;
 
+/// Origin id of records POSTed over HTTP (one origin per stream).
+pub const HTTP_ORIGIN: u64 = u64::MAX;
+
+/// Origin id of the demo generator.
+pub const DEMO_ORIGIN: u64 = u64::MAX - 1;
+
+/// Largest batch the hub builds by merging queued chunks.
+pub const MAX_BATCH_BYTES: usize = 4 << 20;
+
 /// How often the hub wakes up for timed work.
 const TICK: Duration = Duration::from_millis(50);
 
@@ -138,7 +147,7 @@ pub struct StoreLink {
     /// Callbacks for the next checkpoint's commit (durable ingests).
     waiters: Vec<OnCommit>,
     /// The end of the last chunk of each file origin (keyed like origins).
-    files: HashMap<Arc<str>, FilePosition>,
+    files: HashMap<(Arc<str>, u64), FilePosition>,
     /// The writer is gone; said once.
     failed: bool,
 }
@@ -225,7 +234,12 @@ pub struct Hub {
     pub batches: u64,
     /// When the hub started.
     pub started: Instant,
-    origins: HashMap<Arc<str>, Origin>,
+    /// Per-origin reading state, by stream and origin id.
+    origins: HashMap<(Arc<str>, u64), Origin>,
+    /// Source positions restored from the store that no chunk has claimed
+    /// yet (files fully read before the restart send none): carried into
+    /// every checkpoint until claimed.
+    resumed: Vec<SourcePosition>,
     emitters: HashMap<Arc<str>, Emitter>,
     start_source: Option<SourceStarter>,
     chunk_tx: mpsc::Sender<Chunk>,
@@ -379,6 +393,7 @@ pub fn spawn_with_store(
         batches: 0,
         started: Instant::now(),
         origins: HashMap::new(),
+        resumed: Vec::new(),
         emitters: HashMap::new(),
         start_source,
         chunk_tx: chunk_tx.clone(),
@@ -497,7 +512,7 @@ impl Hub {
                     },
                     _ = tick.tick() => self.on_tick(),
                     chunk = chunks.recv() => match chunk {
-                        Some(c) => self.push_chunk(c),
+                        Some(c) => self.push_coalesced(c, &mut chunks),
                         None => break,
                     },
                 }
@@ -586,20 +601,18 @@ impl Hub {
             }
             return;
         };
-        let positions = self
+        let mut positions: Vec<SourcePosition> = self
             .origins
             .iter()
-            .map(|(key, o)| {
-                let (stream, source) = key.split_once('\u{0}').unwrap_or((key, ""));
-                SourcePosition {
-                    stream: stream.to_string(),
-                    source: source.to_string(),
-                    line_no: o.line_no,
-                    csv_header: o.csv_header_line.clone(),
-                    file: store.files.get(key).cloned(),
-                }
+            .map(|(key, o)| SourcePosition {
+                stream: key.0.to_string(),
+                source: o.name.clone(),
+                line_no: o.line_no,
+                csv_header: o.csv_header_line.clone(),
+                file: store.files.get(key).cloned(),
             })
             .collect();
+        positions.extend(self.resumed.iter().cloned());
         on_commit.append(&mut store.waiters);
         let record = CheckpointRecord {
             catalog: std::mem::take(&mut store.catalog),
@@ -647,16 +660,8 @@ impl Hub {
                 .restore(cp)
                 .map_err(|e| format!("cannot restore the last checkpoint: {e}"))?;
         }
-        for p in r.positions {
-            let key: Arc<str> = Arc::from(format!("{}\u{0}{}", p.stream, p.source));
-            let mut origin = Origin::new(p.source.clone());
-            origin.line_no = p.line_no;
-            origin.csv_header_line = p.csv_header.clone();
-            self.origins.insert(key.clone(), origin);
-            if let (Some(f), Some(store)) = (p.file, self.store.as_mut()) {
-                store.files.insert(key, f);
-            }
-        }
+        // Each saved place is claimed by the first chunk of its origin.
+        self.resumed = r.positions;
         Ok(())
     }
 
@@ -850,10 +855,10 @@ impl Hub {
             Outcome::StreamDropped { name } => {
                 self.sources.remove(name);
                 self.rates.remove(name);
-                let prefix = format!("{name}\u{0}");
-                self.origins.retain(|k, _| !k.starts_with(&prefix));
+                self.origins.retain(|k, _| &*k.0 != name.as_str());
+                self.resumed.retain(|p| p.stream != *name);
                 if let Some(store) = self.store.as_mut() {
-                    store.files.retain(|k, _| !k.starts_with(&prefix));
+                    store.files.retain(|k, _| &*k.0 != name.as_str());
                 }
             }
             Outcome::QueryCreated { name, .. } => {
@@ -897,8 +902,17 @@ impl Hub {
             .ok_or_else(|| format!("no stream named `{stream}`"))?
             .stats()
             .clone();
-        let source: Arc<str> = Arc::from("http");
-        self.push(stream, source, data, false, now_ms());
+        let chunk = Chunk {
+            stream: Arc::from(stream),
+            source: Arc::from("http"),
+            origin_id: HTTP_ORIGIN,
+            data: data.to_vec(),
+            reset: false,
+            end: false,
+            position: None,
+            arrival_ms: now_ms(),
+        };
+        self.push_chunk(chunk);
         let after = self.engine.stream(stream).expect("still there").stats();
         let rejected = after.rejected - before.rejected;
         let late = after.late - before.late;
@@ -909,34 +923,47 @@ impl Hub {
         })
     }
 
-    fn push_chunk(&mut self, chunk: Chunk) {
-        if let (Some(pos), Some(store)) = (&chunk.position, self.store.as_mut()) {
-            if self.engine.stream(&chunk.stream).is_some() {
-                let key: Arc<str> = Arc::from(format!("{}\u{0}{}", chunk.stream, chunk.source));
-                store.files.insert(key, pos.clone());
+    /// Pushes `first` and whatever else is already queued, merging
+    /// consecutive chunks of one source into one batch (up to
+    /// [`MAX_BATCH_BYTES`]): a trickle is processed line by line as it comes,
+    /// a flood in large batches.
+    fn push_coalesced(&mut self, first: Chunk, queue: &mut mpsc::Receiver<Chunk>) {
+        let mut current = first;
+        while current.data.len() < MAX_BATCH_BYTES {
+            let Ok(next) = queue.try_recv() else {
+                break;
+            };
+            if next.stream == current.stream
+                && next.origin_id == current.origin_id
+                && !next.reset
+                && !current.end
+            {
+                current.data.extend_from_slice(&next.data);
+                current.position = next.position.or(current.position);
+                current.end = next.end;
+            } else {
+                self.push_chunk(std::mem::replace(&mut current, next));
             }
         }
-        self.push(
-            &chunk.stream,
-            chunk.source,
-            &chunk.data,
-            chunk.reset,
-            chunk.arrival_ms,
-        );
+        self.push_chunk(current);
     }
 
-    fn push(&mut self, stream: &str, source: Arc<str>, data: &[u8], reset: bool, arrival_ms: i64) {
+    fn push_chunk(&mut self, chunk: Chunk) {
+        let stream = &*chunk.stream;
         if self.engine.stream(stream).is_none() {
             return; // dropped while the chunk was on its way
         }
-        let key: Arc<str> = Arc::from(format!("{stream}\u{0}{source}"));
-        if reset {
+        let key = (chunk.stream.clone(), chunk.origin_id);
+        if chunk.reset {
             self.origins.remove(&key);
         }
-        let origin = self
-            .origins
-            .entry(key)
-            .or_insert_with(|| Origin::new(source.to_string()));
+        if !self.origins.contains_key(&key) {
+            let origin = self
+                .claim_resumed(&chunk)
+                .unwrap_or_else(|| Origin::new(chunk.source.to_string()));
+            self.origins.insert(key.clone(), origin);
+        }
+        let origin = self.origins.get_mut(&key).expect("inserted above");
         let started = Instant::now();
         let mut stored = Vec::new();
         let mut sink = FeedSink {
@@ -946,14 +973,50 @@ impl Hub {
         };
         let _ = self
             .engine
-            .push_lines(stream, origin, data, arrival_ms, &mut sink);
-        if let (false, Some(store)) = (stored.is_empty(), self.store.as_mut()) {
-            // Blocks when the writer is far behind: the store slows
-            // ingestion rather than losing results or growing without bound.
-            store.send(StoreMsg::Results(stored));
+            .push_lines(stream, origin, &chunk.data, chunk.arrival_ms, &mut sink);
+        if let Some(store) = self.store.as_mut() {
+            if let Some(pos) = &chunk.position {
+                store.files.insert(key.clone(), pos.clone());
+            }
+            if !stored.is_empty() {
+                // Blocks when the writer is far behind: the store slows
+                // ingestion rather than losing results or growing without
+                // bound.
+                store.send(StoreMsg::Results(stored));
+            }
         }
         self.batch_seconds.observe(started.elapsed().as_secs_f64());
         self.batches += 1;
+        if chunk.end {
+            self.origins.remove(&key);
+            if let Some(store) = self.store.as_mut() {
+                store.files.remove(&key);
+            }
+        }
+    }
+
+    /// The saved state of an origin that resumes after a restart: matched
+    /// by file identity for files, by name otherwise. An origin that starts
+    /// over (`reset`) voids its saved place.
+    fn claim_resumed(&mut self, chunk: &Chunk) -> Option<Origin> {
+        let same = |p: &SourcePosition| {
+            p.stream == *chunk.stream
+                && match (&p.file, &chunk.position) {
+                    (Some(f), Some(c)) => f.dev == c.dev && f.ino == c.ino,
+                    (None, None) => p.source == *chunk.source,
+                    _ => false,
+                }
+        };
+        if chunk.reset {
+            self.resumed.retain(|p| !same(p));
+            return None;
+        }
+        let i = self.resumed.iter().position(same)?;
+        let p = self.resumed.swap_remove(i);
+        let mut origin = Origin::new(p.source);
+        origin.line_no = p.line_no;
+        origin.csv_header_line = p.csv_header;
+        Some(origin)
     }
 
     /// Timed work: checkpoints, rates, and `EMIT EVERY` / running-total pushes.

@@ -88,10 +88,22 @@ pub enum ServeError {
     Recover(String),
 }
 
-/// Starts sources for streams; the server's default uses [`crate::watch`]
-/// (resuming `dir:` sources from the positions given).
-fn source_starter() -> Option<SourceStarter> {
-    None
+/// Starts the live sources of streams ([`crate::watch`]) on the server's
+/// runtime (the hub's thread has a runtime of its own that must not run
+/// them); `dir:` sources resume from the positions given.
+fn source_starter(runtime: tokio::runtime::Handle) -> SourceStarter {
+    Box::new(move |def, tx, resume| {
+        let _guard = runtime.enter();
+        let handle = crate::watch::spawn_source(def, tx, resume).map_err(|e| e.to_string())?;
+        let description = match handle.local_addr() {
+            Some(addr) => format!("tcp:{addr}"),
+            None => def.source.clone().unwrap_or_default(),
+        };
+        Ok(hub::SourceGuard {
+            description,
+            _keep: Box::new(handle),
+        })
+    })
 }
 
 /// Executes statement text at start; errors are rendered against the text.
@@ -110,9 +122,10 @@ async fn execute_file(hub: &HubHandle, path: &str, sql: String) -> Result<(), Se
 /// Runs the server until Ctrl-C or SIGTERM. Prints `listening on http://ADDR`
 /// on stdout once it accepts connections.
 pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
+    let starter = source_starter(tokio::runtime::Handle::current());
     let mut writer_thread = None;
     let (hub, _thread) = match &opts.data {
-        None => hub::spawn(source_starter()),
+        None => hub::spawn(Some(starter)),
         Some(dir) => {
             // The catalog and checkpoint are read before anything starts;
             // the hub re-creates them before it takes any data.
@@ -123,7 +136,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
             let (tx, thread) = crate::store::spawn_writer(conn, path.clone(), stats.clone());
             writer_thread = Some(thread);
             let link = StoreLink::new(tx, opts.checkpoint_interval, stats);
-            let (hub, thread) = hub::spawn_with_store(source_starter(), Some(link), Some(reader));
+            let (hub, thread) = hub::spawn_with_store(Some(starter), Some(link), Some(reader));
             if !recovered.catalog.is_empty() {
                 tracing::info!(
                     store = %path.display(),
