@@ -162,28 +162,31 @@ async fn results_after_repeated_sigkill_equal_an_uninterrupted_run() {
     std::fs::write(dir.join("statements.sql"), STATEMENTS).unwrap();
 
     // Kill points: progress targets (fractions of the input) in increasing
-    // order, and one kill at a random moment right after start (during
-    // recovery or the first batches).
-    let mut targets: Vec<u64> = (0..4).map(|_| 5 + rng.below(90)).collect();
+    // order, each followed by a random delay so the kill lands anywhere in
+    // a batch or between a batch and its checkpoint, and one kill at a
+    // random moment right after start (during recovery or the first batch).
+    let mut targets: Vec<u64> = (0..5).map(|_| 5 + rng.below(90)).collect();
     targets.sort_unstable();
     let early = rng.below(5) as usize;
     let mut mid_stream = 0;
     for (run, pct) in targets.iter().enumerate() {
         let mut s = Server::start(&serve_args(), &dir.0);
         let at_start = records_in(&stream(&s).await);
-        let seen = if run == early {
+        let seen: u64 = if run == early {
             tokio::time::sleep(Duration::from_millis(rng.below(200))).await;
             at_start
         } else {
             let target = RECORDS * pct / 100;
             let deadline = Instant::now() + Duration::from_secs(120);
-            loop {
+            let seen = loop {
                 let n = records_in(&stream(&s).await);
                 if n >= target || Instant::now() > deadline {
                     break n;
                 }
                 tokio::time::sleep(Duration::from_millis(2)).await;
-            }
+            };
+            tokio::time::sleep(Duration::from_millis(rng.below(150))).await;
+            seen
         };
         s.kill();
         if seen > 0 && seen < RECORDS {

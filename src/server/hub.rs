@@ -251,6 +251,8 @@ pub struct Hub {
     replaying: bool,
     /// Set by [`Command::Shutdown`]: the loop ends.
     stopping: bool,
+    /// When timed work last ran.
+    last_tick: Instant,
 }
 
 /// A cheap, clonable handle for talking to the hub.
@@ -401,6 +403,7 @@ pub fn spawn_with_store(
         resume: HashMap::new(),
         replaying: false,
         stopping: false,
+        last_tick: Instant::now(),
     };
     let thread = std::thread::Builder::new()
         .name("shoal-hub".into())
@@ -512,7 +515,15 @@ impl Hub {
                     },
                     _ = tick.tick() => self.on_tick(),
                     chunk = chunks.recv() => match chunk {
-                        Some(c) => self.push_coalesced(c, &mut chunks),
+                        Some(c) => {
+                            self.push_coalesced(c, &mut chunks);
+                            // A flood of chunks keeps this loop from ever
+                            // waiting, and then the timer never fires: timed
+                            // work (checkpoints above all) is done here too.
+                            if self.last_tick.elapsed() >= TICK {
+                                self.on_tick();
+                            }
+                        }
                         None => break,
                     },
                 }
@@ -621,6 +632,7 @@ impl Hub {
             taken_ms: now_ms(),
             on_commit,
         };
+        tracing::debug!(records_in = ?self.engine.streams().map(|s| s.stats().records_in).sum::<u64>(), "checkpoint sent");
         store.send(StoreMsg::Checkpoint(Box::new(record)));
         store.due = Instant::now() + store.interval;
     }
@@ -1022,6 +1034,7 @@ impl Hub {
     /// Timed work: checkpoints, rates, and `EMIT EVERY` / running-total pushes.
     fn on_tick(&mut self) {
         let now = Instant::now();
+        self.last_tick = now;
         if self.store.as_ref().is_some_and(|s| s.due <= now) {
             self.checkpoint(Vec::new());
         }

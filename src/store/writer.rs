@@ -154,6 +154,11 @@ fn run(mut conn: Connection, path: PathBuf, rx: Receiver<StoreMsg>, stats: Arc<S
             .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         match &outcome {
             Ok(()) => {
+                tracing::debug!(
+                    callbacks = callbacks.len(),
+                    micros = started.elapsed().as_micros() as u64,
+                    "store commit"
+                );
                 stats.commits.fetch_add(1, Ordering::Relaxed);
             }
             Err(e) => {
