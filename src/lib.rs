@@ -10,6 +10,7 @@
 //! - [`watch`]: sources that feed records in.
 //! - [`server`]: `shoal serve`: HTTP API, websocket feeds, live sources.
 //! - [`repl`]: `shoal repl`: an interactive client of the server.
+//! - [`store`]: the embedded SQLite store: catalog, result history, checkpoints.
 //! - [`gen`]: deterministic generators of realistic data and queries.
 
 #![warn(missing_docs)]
@@ -24,6 +25,7 @@ pub mod planner;
 pub mod repl;
 pub mod run;
 pub mod server;
+pub mod store;
 pub mod value;
 pub mod value_map;
 pub mod watch;

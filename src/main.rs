@@ -85,6 +85,15 @@ enum Command {
         /// Most websockets open at once.
         #[arg(long, default_value_t = shoal::server::live::DEFAULT_MAX_SUBSCRIBERS)]
         max_subscribers: usize,
+        /// Directory of the embedded store (catalog, result history, checkpoints); created if missing.
+        #[arg(long, default_value = shoal::server::DEFAULT_DATA_DIR)]
+        data: PathBuf,
+        /// Run without a store: nothing survives a restart.
+        #[arg(long, visible_alias = "memory")]
+        no_store: bool,
+        /// Time between checkpoints (e.g. 1s, 250ms).
+        #[arg(long, default_value = "1s", value_parser = parse_interval)]
+        checkpoint_interval: std::time::Duration,
     },
     /// An interactive client of a running server: statements, meta-commands, live tables.
     Repl {
@@ -139,6 +148,14 @@ enum GenCommand {
         #[arg(long, default_value = "data/tweets")]
         source_dir: String,
     },
+}
+
+/// A positive duration such as `1s` or `250ms`.
+fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+    match shoal::planner::catalog::parse_duration_ms(s) {
+        Some(ms) if ms > 0 => Ok(std::time::Duration::from_millis(ms as u64)),
+        _ => Err(format!("`{s}` is not a positive duration like 1s or 250ms")),
+    }
 }
 
 fn main() -> Result<()> {
@@ -227,6 +244,9 @@ fn main() -> Result<()> {
             max_regex_bytes,
             max_body,
             max_subscribers,
+            data,
+            no_store,
+            checkpoint_interval,
         } => {
             tracing_subscriber::fmt()
                 .with_env_filter(
@@ -256,6 +276,8 @@ fn main() -> Result<()> {
                 max_subscribers,
                 access,
                 insecure,
+                data: (!no_store).then_some(data),
+                checkpoint_interval,
             };
             let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
             if let Err(e) = rt.block_on(shoal::server::serve(opts)) {

@@ -556,3 +556,31 @@ fn snapshots_show_open_windows_and_running_totals_without_closing_them() {
         ]
     );
 }
+
+/// Regression: a dropped query's aggregate stays in the state it shared
+/// (accumulators are only appended), so its argument field must still be
+/// decoded; the plan rebuilt after the drop used to panic looking it up.
+#[test]
+fn dropping_a_query_whose_aggregate_alone_read_a_field_keeps_the_plan_sound() {
+    let mut e = Engine::new();
+    e.execute(&format!(
+        "{READINGS}
+         CREATE QUERY keep AS SELECT k, count(*) AS n FROM r GROUP BY k WINDOW TUMBLING 10s;
+         CREATE QUERY gone AS SELECT k, sum(v) AS s FROM r GROUP BY k WINDOW TUMBLING 10s;"
+    ))
+    .unwrap();
+    e.drop_query("gone").unwrap();
+    let mut out = push(
+        &mut e,
+        "r",
+        "{\"ts\": 1000, \"k\": \"a\", \"v\": 1}\n{\"ts\": 12000, \"k\": \"a\", \"v\": 2}\n",
+    );
+    e.flush(&mut out);
+    assert_eq!(
+        lines(&out),
+        [
+            r#"{"query":"keep","window_start":0,"window_end":10000,"group":{"k":"a"},"values":{"n":1}}"#,
+            r#"{"query":"keep","window_start":10000,"window_end":20000,"group":{"k":"a"},"values":{"n":1}}"#,
+        ]
+    );
+}

@@ -139,6 +139,16 @@ async fn filter_rows_and_final_windows_arrive_on_their_feeds() {
     ));
     s.ingest("r", &reading(11_500, "a", 7)).await;
     let mut got = per_k.take(2).await;
+    // Final window results carry a stable id (checked in tests/store.rs).
+    for v in &mut got {
+        let id = v.as_object_mut().unwrap().remove("id");
+        assert!(
+            id.as_ref()
+                .and_then(Value::as_str)
+                .is_some_and(|i| i.len() == 16),
+            "{id:?}"
+        );
+    }
     got.sort_by_key(|v| v["group"]["k"].as_str().unwrap().to_string());
     assert_eq!(
         got,
@@ -249,7 +259,11 @@ async fn adding_and_dropping_queries_while_data_flows_changes_no_other_result() 
     }
     let want = alone(&format!("{READINGS} {watched}"), &batches);
     assert!(want.len() > 50, "the test should produce many windows");
-    let got = ws.take(want.len()).await;
+    let mut got = ws.take(want.len()).await;
+    // Final window results carry a stable id (checked in tests/store.rs).
+    for v in &mut got {
+        v.as_object_mut().unwrap().remove("id");
+    }
     assert_eq!(got, want);
     assert!(matches!(
         ws.next(Duration::from_millis(300)).await,

@@ -116,7 +116,7 @@ pub struct Reject {
 }
 
 /// Counters of one stream.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StreamStats {
     /// Lines taken in (not counting blank lines and CSV headers).
     pub records_in: u64,
@@ -142,7 +142,7 @@ pub struct Origin {
     /// Lines read so far.
     pub line_no: u64,
     /// The CSV header line, once seen.
-    csv_header_line: Option<String>,
+    pub csv_header_line: Option<String>,
     /// The header mapped to the current plan's slots, with the plan version.
     csv_header: Option<(u64, CsvHeader)>,
 }
@@ -163,19 +163,19 @@ pub const MAX_REJECTS_KEPT: usize = 1000;
 /// A stream with its queries, plan, state and counters.
 pub struct StreamRuntime {
     def: Arc<StreamDef>,
-    queries: BTreeMap<Arc<str>, QuerySpec>,
-    state_descs: BTreeMap<StateId, StateDesc>,
-    next_state: StateId,
+    pub(super) queries: BTreeMap<Arc<str>, QuerySpec>,
+    pub(super) state_descs: BTreeMap<StateId, StateDesc>,
+    pub(super) next_state: StateId,
     plan: Arc<StreamPlan>,
     /// Evaluation facts of `plan`, rebuilt with it.
     plan_eval: Arc<PlanEval>,
     plan_version: u64,
     field_set: FieldSet,
-    states: HashMap<StateId, AggState>,
-    aggs: BTreeMap<Arc<str>, AggRuntime>,
+    pub(super) states: HashMap<StateId, AggState>,
+    pub(super) aggs: BTreeMap<Arc<str>, AggRuntime>,
     cache: ScannerCache,
-    max_ts: Option<i64>,
-    stats: StreamStats,
+    pub(super) max_ts: Option<i64>,
+    pub(super) stats: StreamStats,
     rejects: VecDeque<Reject>,
     /// Ids of `count(DISTINCT)` argument values.
     interner: Interner,
@@ -233,7 +233,7 @@ impl StreamRuntime {
         })
     }
 
-    fn rebuild(&mut self) -> Result<(), String> {
+    pub(super) fn rebuild(&mut self) -> Result<(), String> {
         let plan = build_plan(
             self.def.clone(),
             &self.queries,
@@ -722,7 +722,7 @@ impl ResultSink for CountingSink<'_> {
 /// The engine: streams, queries and their shared plans.
 #[derive(Default)]
 pub struct Engine {
-    streams: BTreeMap<String, StreamRuntime>,
+    pub(super) streams: BTreeMap<String, StreamRuntime>,
     query_stream: BTreeMap<Arc<str>, String>,
     /// While executing a script: registrations leave plans stale and the
     /// plans are rebuilt once at the end (or before the next other statement).

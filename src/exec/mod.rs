@@ -9,8 +9,10 @@
 //! - [`result`]: results and sinks.
 //! - [`engine`]: the catalog and per-stream runtime that ties it together.
 //! - [`limits`]: engine-wide bounds (queries, groups per state, regex size).
+//! - [`checkpoint`]: the engine's dynamic state as data, and its restoration.
 
 pub mod aggregate;
+pub mod checkpoint;
 pub mod decode;
 pub mod engine;
 pub mod eval;
@@ -20,6 +22,7 @@ pub mod result;
 pub mod state;
 pub mod window;
 
+pub use checkpoint::{EngineCheckpoint, RestoreError};
 pub use engine::{Engine, ErrorKind, Origin, Outcome, Reject, StatementError, StreamStats};
 pub use limits::Limits;
 pub use result::{JsonLinesSink, QueryResult, ResultBody, ResultSink};

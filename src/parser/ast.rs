@@ -293,7 +293,9 @@ impl CmpOp {
 }
 
 /// Aggregate functions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum AggFunc {
     /// `count(*)`, `count(f)`, `count(DISTINCT f)`.
     Count,

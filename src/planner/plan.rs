@@ -169,6 +169,12 @@ pub fn build_plan(
             needs_raw = true;
         }
     }
+    // A state keeps the accumulators of queries dropped since (they are
+    // only ever appended to), so their arguments are still decoded.
+    for st in states.values() {
+        fields.extend(st.keys.iter().cloned());
+        fields.extend(st.accs.iter().filter_map(|a| a.arg.clone()));
+    }
     if let Some(et) = &stream.event_time {
         fields.insert(et.clone());
     }

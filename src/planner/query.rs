@@ -50,7 +50,9 @@ pub enum Projection {
 }
 
 /// One aggregate computation; equal specs share one accumulator.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct AggSpec {
     /// The function.
     pub func: AggFunc,

@@ -4,9 +4,10 @@
 //! |---|---|
 //! | `POST /v1/statements` | execute statements (text, or `{"sql": …}`) |
 //! | `GET /v1/streams`, `DELETE /v1/streams/{name}` | list, drop streams |
-//! | `POST /v1/streams/{name}/records` | push records, one per line |
+//! | `POST /v1/streams/{name}/records` | push records, one per line (`?durable=true`: answer once checkpointed) |
 //! | `GET /v1/streams/{name}/rejects` | the stream's last rejected records |
 //! | `GET /v1/queries`, `GET`/`DELETE /v1/queries/{name}` | list, show, drop queries |
+//! | `GET /v1/queries/{name}/results` | stored final window results (`since`, `until`, `after`, `limit`) |
 //! | `GET /v1/queries/{name}/live`, `GET /v1/live` | websocket result feeds |
 //! | `GET /v1/explain` | the shared plans, as data and text |
 //! | `GET /v1/health`, `GET /metrics` | liveness, Prometheus metrics |
@@ -20,7 +21,7 @@ use super::live::SubscriberSlots;
 use crate::exec::{ErrorKind, Outcome, StatementError};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -54,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/streams/{name}/rejects", get(rejects))
         .route("/v1/queries", get(list_queries))
         .route("/v1/queries/{name}", get(show_query).delete(drop_query))
+        .route("/v1/queries/{name}/results", get(results))
         .route("/v1/queries/{name}/live", get(live::query_feed))
         .route("/v1/live", get(live::multi_feed))
         .route("/v1/explain", get(explain))
@@ -243,16 +245,120 @@ async fn run_drop(st: &AppState, sql: String) -> ApiResult {
 async fn ingest(
     State(st): State<AppState>,
     Path(name): Path<String>,
+    Query(params): Query<std::collections::HashMap<String, String>>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
     let mut data = body_of(body, &st)?.to_vec();
     if !data.is_empty() && !data.ends_with(b"\n") {
         data.push(b'\n');
     }
+    let durable = match params.get("durable").map(String::as_str) {
+        None | Some("false") | Some("0") => false,
+        Some("true") | Some("1") | Some("") => true,
+        Some(other) => {
+            return Err(ApiError::plain(
+                StatusCode::BAD_REQUEST,
+                &format!("durable must be true or false, not `{other}`"),
+            ))
+        }
+    };
+    if durable {
+        use super::hub::DurableError;
+        return match st.hub.ingest_durable(name.clone(), data).await? {
+            Ok(report) => Ok(Json(report).into_response()),
+            Err(DurableError::NoStream(_)) => Err(ApiError::not_found("stream", &name)),
+            Err(e @ DurableError::NoStore) => {
+                Err(ApiError::plain(StatusCode::CONFLICT, &e.to_string()))
+            }
+            Err(e @ DurableError::Commit(_)) => {
+                tracing::error!(error = %e, "durable ingest");
+                Err(ApiError::plain(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the records were taken in but could not be made durable",
+                ))
+            }
+        };
+    }
     match st.hub.ingest(name.clone(), data).await? {
         Ok(report) => Ok(Json(report).into_response()),
         Err(_) => Err(ApiError::not_found("stream", &name)),
     }
+}
+
+/// Default and largest `limit` of the results history.
+const HISTORY_LIMIT: (usize, usize) = (1000, 100_000);
+
+async fn results(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Query(params): Query<std::collections::HashMap<String, String>>,
+) -> ApiResult {
+    let int = |key: &str| -> Result<Option<i64>, ApiError> {
+        params
+            .get(key)
+            .map(|v| {
+                v.parse::<i64>().map_err(|_| {
+                    ApiError::plain(
+                        StatusCode::BAD_REQUEST,
+                        &format!("{key} must be an integer (epoch milliseconds), not `{v}`"),
+                    )
+                })
+            })
+            .transpose()
+    };
+    let limit = match int("limit")? {
+        None => HISTORY_LIMIT.0,
+        Some(n) if n >= 1 => (n as usize).min(HISTORY_LIMIT.1),
+        Some(_) => {
+            return Err(ApiError::plain(
+                StatusCode::BAD_REQUEST,
+                "limit must be at least 1",
+            ))
+        }
+    };
+    let filter = crate::store::HistoryFilter {
+        since: int("since")?,
+        until: int("until")?,
+        after: int("after")?,
+        limit,
+    };
+    let n = name.clone();
+    let windowed = st
+        .hub
+        .inspect(move |hub| {
+            hub.engine
+                .query(&n)
+                .map(|q| q.aggregate().is_some_and(|a| a.window.is_some()))
+        })
+        .await?;
+    let Some(windowed) = windowed else {
+        return Err(ApiError::not_found("query", &name));
+    };
+    let Some(reader) = st.hub.store.clone() else {
+        return Err(ApiError::plain(
+            StatusCode::CONFLICT,
+            "no result history: this server runs with --no-store",
+        ));
+    };
+    let q = name.clone();
+    let rows = tokio::task::spawn_blocking(move || reader.history(&q, &filter))
+        .await
+        .map_err(|e| ApiError::plain(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))?
+        .map_err(|e| {
+            tracing::error!(error = %e, "reading the result history");
+            ApiError::plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the result history cannot be read",
+            )
+        })?;
+    let truncated = rows.len() == limit;
+    Ok(Json(json!({
+        "query": name,
+        "windowed": windowed,
+        "results": rows,
+        "truncated": truncated,
+    }))
+    .into_response())
 }
 
 async fn rejects(State(st): State<AppState>, Path(name): Path<String>) -> ApiResult {

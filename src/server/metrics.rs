@@ -171,6 +171,9 @@ pub fn render(hub: &Hub) -> String {
         "Time to process one batch of records.",
         &mut out,
     );
+    if let Some(stats) = hub.store_stats() {
+        render_store(stats, &mut out);
+    }
     family(
         &mut out,
         "shoal_uptime_seconds",
@@ -183,6 +186,81 @@ pub fn render(hub: &Hub) -> String {
         hub.started.elapsed().as_secs_f64()
     );
     out
+}
+
+/// The store writer's counters.
+fn render_store(st: &crate::store::StoreStats, out: &mut String) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let rows: [(&str, &str, &str, u64); 7] = [
+        (
+            "shoal_store_results_written_total",
+            "counter",
+            "Final window results stored.",
+            st.results_written.load(Relaxed),
+        ),
+        (
+            "shoal_store_results_duplicate_total",
+            "counter",
+            "Final results emitted again (after a restart) with the values already stored.",
+            st.results_duplicate.load(Relaxed),
+        ),
+        (
+            "shoal_store_results_conflicting_total",
+            "counter",
+            "Final results emitted again with other values than stored (should stay 0).",
+            st.results_conflicting.load(Relaxed),
+        ),
+        (
+            "shoal_store_checkpoints_total",
+            "counter",
+            "Checkpoints committed.",
+            st.checkpoints.load(Relaxed),
+        ),
+        (
+            "shoal_store_checkpoint_bytes",
+            "gauge",
+            "Size of the last checkpoint's engine state (JSON bytes).",
+            st.last_checkpoint_bytes.load(Relaxed),
+        ),
+        (
+            "shoal_store_commits_total",
+            "counter",
+            "Store transactions committed.",
+            st.commits.load(Relaxed),
+        ),
+        (
+            "shoal_store_errors_total",
+            "counter",
+            "Store transactions that failed.",
+            st.errors.load(Relaxed),
+        ),
+    ];
+    for (name, kind, help, v) in rows {
+        family(out, name, kind, help);
+        let _ = writeln!(out, "{name} {v}");
+    }
+    family(
+        out,
+        "shoal_store_last_checkpoint_ms",
+        "gauge",
+        "When the last committed checkpoint was taken (epoch ms; 0: none yet).",
+    );
+    let _ = writeln!(
+        out,
+        "shoal_store_last_checkpoint_ms {}",
+        st.last_checkpoint_ms.load(Relaxed)
+    );
+    family(
+        out,
+        "shoal_store_write_seconds_total",
+        "counter",
+        "Time the store writer spent writing.",
+    );
+    let _ = writeln!(
+        out,
+        "shoal_store_write_seconds_total {:.6}",
+        st.write_micros.load(Relaxed) as f64 / 1e6
+    );
 }
 
 #[cfg(test)]

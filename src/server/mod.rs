@@ -19,10 +19,11 @@ pub mod metrics;
 pub mod web;
 
 use crate::exec::Limits;
-use hub::{HubHandle, SourceStarter};
+use hub::{HubHandle, SourceStarter, StoreLink};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// How to run the server.
 #[derive(Clone, Debug)]
@@ -45,6 +46,11 @@ pub struct ServeOptions {
     pub access: guard::Access,
     /// Listen on a non-loopback address without a token.
     pub insecure: bool,
+    /// The store's directory; `None` runs without a store (nothing
+    /// survives a restart).
+    pub data: Option<PathBuf>,
+    /// Time between checkpoints.
+    pub checkpoint_interval: Duration,
 }
 
 impl Default for ServeOptions {
@@ -59,9 +65,15 @@ impl Default for ServeOptions {
             max_subscribers: live::DEFAULT_MAX_SUBSCRIBERS,
             access: guard::Access::default(),
             insecure: false,
+            data: Some(PathBuf::from(DEFAULT_DATA_DIR)),
+            checkpoint_interval: Duration::from_secs(1),
         }
     }
 }
+
+/// Where the store lives unless told otherwise (relative to the current
+/// directory).
+pub const DEFAULT_DATA_DIR: &str = "shoal-data";
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -94,14 +106,21 @@ pub enum ServeError {
     /// Serving failed.
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
+    /// The store cannot be opened or read.
+    #[error("{0}")]
+    Store(#[from] crate::store::StoreError),
+    /// What the store holds cannot be restored.
+    #[error("cannot recover from the store: {0}")]
+    Recover(String),
 }
 
 /// Starts the live sources of streams ([`crate::watch`]) on the server's
-/// runtime (the hub's thread has a runtime of its own that must not run them).
+/// runtime (the hub's thread has a runtime of its own that must not run
+/// them); `dir:` sources resume from the positions given.
 fn source_starter(runtime: tokio::runtime::Handle) -> SourceStarter {
-    Box::new(move |def, tx| {
+    Box::new(move |def, tx, resume| {
         let _guard = runtime.enter();
-        let handle = crate::watch::spawn_source(def, tx, &[]).map_err(|e| e.to_string())?;
+        let handle = crate::watch::spawn_source(def, tx, resume).map_err(|e| e.to_string())?;
         let description = match handle.local_addr() {
             Some(addr) => format!("tcp:{addr}"),
             None => def.source.clone().unwrap_or_default(),
@@ -114,9 +133,10 @@ fn source_starter(runtime: tokio::runtime::Handle) -> SourceStarter {
 }
 
 /// Executes statement text at start; errors are rendered against the text.
+/// What the store already re-created with the same definition is skipped.
 async fn execute_file(hub: &HubHandle, path: &str, sql: String) -> Result<(), ServeError> {
     let (_, err) = hub
-        .execute(sql.clone())
+        .execute_startup(sql.clone())
         .await
         .map_err(|e| ServeError::Statement(e.to_string()))?;
     match err {
@@ -131,7 +151,36 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
     if !opts.bind.ip().is_loopback() && opts.access.token.is_none() && !opts.insecure {
         return Err(ServeError::Insecure { addr: opts.bind });
     }
-    let (hub, _thread) = hub::spawn(Some(source_starter(tokio::runtime::Handle::current())));
+    let starter = source_starter(tokio::runtime::Handle::current());
+    let mut writer_thread = None;
+    let (hub, _thread) = match &opts.data {
+        None => hub::spawn(Some(starter)),
+        Some(dir) => {
+            // The catalog and checkpoint are read before anything starts;
+            // the hub re-creates them before it takes any data.
+            let (conn, path) = crate::store::open(dir)?;
+            let recovered = crate::store::load(&conn, &path)?;
+            let reader = Arc::new(crate::store::StoreReader::open(dir)?);
+            let stats = Arc::new(crate::store::StoreStats::default());
+            let (tx, thread) = crate::store::spawn_writer(conn, path.clone(), stats.clone());
+            writer_thread = Some(thread);
+            let link = StoreLink::new(tx, opts.checkpoint_interval, stats);
+            let (hub, thread) = hub::spawn_with_store(Some(starter), Some(link), Some(reader));
+            if !recovered.catalog.is_empty() {
+                tracing::info!(
+                    store = %path.display(),
+                    statements = recovered.catalog.len(),
+                    checkpoint_ms = ?recovered.checkpoint_ms,
+                    "recovering from the store"
+                );
+            }
+            hub.recover(recovered)
+                .await
+                .map_err(|e| ServeError::Recover(e.to_string()))?
+                .map_err(ServeError::Recover)?;
+            (hub, thread)
+        }
+    };
     let limits = opts.limits;
     hub.inspect(move |h| h.engine.set_limits(limits))
         .await
@@ -166,6 +215,16 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    // A last checkpoint, then the writer finishes its queue.
+    match hub.shutdown().await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "the last checkpoint failed"),
+        Err(e) => tracing::error!(error = %e, "no last checkpoint"),
+    }
+    drop(hub);
+    if let Some(t) = writer_thread {
+        let _ = tokio::task::spawn_blocking(move || t.join()).await;
+    }
     Ok(())
 }
 
