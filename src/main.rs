@@ -3,7 +3,10 @@
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use shoal::exec::JsonLinesSink;
-use shoal::gen::{generate_queries, write_tweets, QueryConfig, TweetConfig};
+use shoal::gen::{
+    generate_ascp_queries, generate_queries, write_ascp, write_tweets, AscpConfig, QueryConfig,
+    TweetConfig,
+};
 use shoal::run::{peak_rss_bytes, run, RunOptions, SqlFile};
 use std::io::Write;
 use std::path::PathBuf;
@@ -146,6 +149,39 @@ enum GenCommand {
         seed: u64,
         /// The directory the generated CREATE STREAM reads.
         #[arg(long, default_value = "data/tweets")]
+        source_dir: String,
+    },
+    /// Realistic, deterministic Aspera ascp transfer logs (syslog lines; read with format 'ascp').
+    Ascp {
+        /// Number of lines.
+        #[arg(long, default_value_t = 1_000_000)]
+        records: u64,
+        /// Number of files to split them into (in time order).
+        #[arg(long, default_value_t = 1)]
+        files: usize,
+        /// Output directory (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Random seed.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Hosts running ascp.
+        #[arg(long, default_value_t = 8)]
+        hosts: usize,
+        /// Transfer sessions running at any time.
+        #[arg(long, default_value_t = 24)]
+        sessions: usize,
+    },
+    /// Standing queries over generated ascp logs, with their CREATE STREAM (SQL on standard output).
+    AscpQueries {
+        /// Number of queries (the first is the per-session report).
+        #[arg(long, default_value_t = 100)]
+        count: usize,
+        /// Random seed.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// The directory the generated CREATE STREAM reads.
+        #[arg(long, default_value = "data/ascp")]
         source_dir: String,
     },
 }
@@ -328,6 +364,42 @@ fn main() -> Result<()> {
                     ..QueryConfig::default()
                 });
                 print!("{sql}");
+            }
+            GenCommand::Ascp {
+                records,
+                files,
+                out,
+                seed,
+                hosts,
+                sessions,
+            } => {
+                let cfg = AscpConfig {
+                    records,
+                    files: files.max(1),
+                    seed,
+                    hosts: hosts.max(1),
+                    sessions: sessions.max(1),
+                    ..AscpConfig::default()
+                };
+                let summary =
+                    write_ascp(&cfg, &out).with_context(|| format!("writing {}", out.display()))?;
+                eprintln!(
+                    "wrote {} ascp lines ({} bytes) in {} file(s) to {}",
+                    summary.records,
+                    summary.bytes,
+                    summary.files.len(),
+                    out.display()
+                );
+            }
+            GenCommand::AscpQueries {
+                count,
+                seed,
+                source_dir,
+            } => {
+                print!(
+                    "{}",
+                    generate_ascp_queries(count, seed, &source_dir, AscpConfig::default().start_ms)
+                );
             }
         },
         Command::Bench(args) => shoal::bench::run_bench(&args)?,

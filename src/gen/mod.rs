@@ -5,6 +5,9 @@
 //!   [`write_tweets`]).
 //! - [`queries`]: a `CREATE STREAM` plus many overlapping `CREATE QUERY`
 //!   statements over those tweets ([`generate_queries`]).
+//! - [`ascp`]: Aspera `ascp` transfer logs (sessions whose statistics
+//!   evolve) and standing queries over them ([`write_ascp`],
+//!   [`generate_ascp_queries`]).
 //! - [`rng`]: the PRNG and Zipf sampler both use.
 //! - [`vocab`]: the fixed word, hashtag, language and country lists both use.
 //!
@@ -23,11 +26,13 @@
 //! (2,000 tweets, seed 42, 20 tweets/s). A unit test checks it byte for byte;
 //! `SHOAL_REGEN_SAMPLE=1 cargo test committed_sample` rewrites it.
 
+pub mod ascp;
 pub mod queries;
 pub mod rng;
 pub mod tweets;
 pub mod vocab;
 
+pub use ascp::{generate_ascp_queries, write_ascp, AscpConfig, AscpGenerator, AscpSummary};
 pub use queries::{generate_queries, QueryConfig};
 pub use rng::{Rng, Zipf};
 pub use tweets::{write_tweets, GenSummary, TweetConfig, TweetGenerator};

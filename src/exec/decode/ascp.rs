@@ -58,14 +58,15 @@ struct Message<'a> {
 }
 
 fn classify(msg: &str) -> Message<'_> {
-    let first_end = msg.find(' ').unwrap_or(msg.len());
+    let space = |s: &str| s.bytes().position(|c| c == b' ').unwrap_or(s.len());
+    let first_end = space(msg);
     let first = &msg[..first_end];
     let (level, text) = if !first.is_empty() && first.bytes().all(|c| c.is_ascii_uppercase()) {
         (Some(first), msg[first_end..].trim_start())
     } else {
         (None, msg)
     };
-    let word_end = text.find(' ').unwrap_or(text.len());
+    let word_end = space(text);
     let word = &text[..word_end];
     if word == "Receiver" || word == "Sender" {
         return Message {
@@ -118,43 +119,64 @@ struct Key<'a> {
     name: &'a str,
 }
 
-/// Walks the fields of a message body, calling `visit(key, raw value,
-/// quoted)` for each. `base` is the body's offset in the line (for errors);
-/// `strict` rejects groups whose counts differ.
+/// Where [`scan_body`] sends the fields it finds.
+trait BodySink<'a> {
+    /// Whether any member of a group named `prefix` may be wanted; when not,
+    /// the group is only checked, its members are not visited.
+    fn wants_group(&mut self, prefix: Option<&'a str>) -> bool;
+    /// One field: its key, its raw value text, and whether it was quoted.
+    fn field(&mut self, key: Key<'a>, raw: &'a str, quoted: bool);
+}
+
+/// Checks the body without taking any field.
+struct NoFields;
+
+impl<'a> BodySink<'a> for NoFields {
+    fn wants_group(&mut self, _: Option<&'a str>) -> bool {
+        false
+    }
+    fn field(&mut self, _: Key<'a>, _: &'a str, _: bool) {}
+}
+
+/// Walks the fields of a message body in one pass over its bytes, sending
+/// them to `sink`. `base` is the body's offset in the line (for errors);
+/// `strict` rejects groups whose name and value counts differ.
 fn scan_body<'a>(
     body: &'a str,
     base: usize,
     strict: bool,
-    visit: &mut impl FnMut(Key<'a>, &'a str, bool),
+    sink: &mut impl BodySink<'a>,
 ) -> Result<(), DecodeError> {
     let b = body.as_bytes();
+    let n = b.len();
     let mut i = 0;
+    // The last bare word, which names a group that follows it.
     let mut word: Option<&'a str> = None;
-    while i < b.len() {
+    while i < n {
         if b[i] == b' ' {
             i += 1;
             continue;
         }
         let start = i;
-        let Some(eq) = memchr::memchr2(b' ', b'=', &b[start..])
-            .map(|k| start + k)
-            .filter(|&k| b[k] == b'=')
-        else {
-            // A bare word: the name of a group that may follow.
-            let end = memchr::memchr(b' ', &b[start..]).map_or(b.len(), |k| start + k);
-            word = Some(&body[start..end]);
-            i = end;
+        let mut key_slashes = 0usize;
+        while i < n && b[i] != b' ' && b[i] != b'=' {
+            key_slashes += usize::from(b[i] == b'/');
+            i += 1;
+        }
+        if i == n || b[i] == b' ' {
+            word = Some(&body[start..i]);
             continue;
-        };
-        let key = &body[start..eq];
-        let vstart = eq + 1;
-        if b.get(vstart) == Some(&b'"') {
-            let (value, next) = match memchr::memchr(b'"', &b[vstart + 1..]) {
-                Some(k) => (&body[vstart + 1..vstart + 1 + k], vstart + 2 + k),
-                None => (&body[vstart + 1..], b.len()),
+        }
+        let key = &body[start..i];
+        i += 1;
+        let prefix = word.take();
+        if i < n && b[i] == b'"' {
+            let (value, next) = match memchr::memchr(b'"', &b[i + 1..]) {
+                Some(k) => (&body[i + 1..i + 1 + k], i + 2 + k),
+                None => (&body[i + 1..], n),
             };
             if !key.is_empty() {
-                visit(
+                sink.field(
                     Key {
                         prefix: None,
                         name: key,
@@ -163,18 +185,22 @@ fn scan_body<'a>(
                     true,
                 );
             }
-            i = memchr::memchr(b' ', &b[next.min(b.len())..]).map_or(b.len(), |k| next + k);
-            word = None;
+            i = next;
+            while i < n && b[i] != b' ' {
+                i += 1;
+            }
             continue;
         }
-        let vend = memchr::memchr(b' ', &b[vstart..]).map_or(b.len(), |k| vstart + k);
-        let value = &body[vstart..vend];
-        i = vend;
-        let prefix = word.take();
-        let slashes = memchr::memchr_iter(b'/', key.as_bytes()).count();
-        if slashes == 0 {
+        let vstart = i;
+        let mut value_slashes = 0usize;
+        while i < n && b[i] != b' ' {
+            value_slashes += usize::from(b[i] == b'/');
+            i += 1;
+        }
+        let value = &body[vstart..i];
+        if key_slashes == 0 {
             if !key.is_empty() {
-                visit(
+                sink.field(
                     Key {
                         prefix: None,
                         name: key,
@@ -185,25 +211,46 @@ fn scan_body<'a>(
             }
             continue;
         }
-        if memchr::memchr_iter(b'/', value.as_bytes()).count() != slashes {
+        if value_slashes != key_slashes {
             if strict {
                 return Err(DecodeError::Ascp {
                     offset: base + start,
                     reason: format!(
                         "group `{}` has {} names but {} values",
-                        prefix.map_or(key, |p| p),
-                        slashes + 1,
-                        value.split('/').count()
+                        prefix.unwrap_or(key),
+                        key_slashes + 1,
+                        value_slashes + 1
                     ),
                 });
             }
             continue;
         }
-        for (name, v) in key.split('/').zip(value.split('/')) {
-            visit(Key { prefix, name }, v, false);
+        if sink.wants_group(prefix) {
+            let (mut names, mut values) = (key, value);
+            loop {
+                let (kn, vn) = (slash(names), slash(values));
+                let (name, raw) = match (kn, vn) {
+                    (Some(a), Some(c)) => (&names[..a], &values[..c]),
+                    _ => (names, values),
+                };
+                sink.field(Key { prefix, name }, raw, false);
+                match (kn, vn) {
+                    (Some(a), Some(c)) => {
+                        names = &names[a + 1..];
+                        values = &values[c + 1..];
+                    }
+                    _ => break,
+                }
+            }
         }
     }
     Ok(())
+}
+
+/// The first `/` of a short text.
+#[inline]
+fn slash(s: &str) -> Option<usize> {
+    s.bytes().position(|c| c == b'/')
 }
 
 /// The typed value of a raw body value.
@@ -228,9 +275,10 @@ pub struct AscpDecoder {
     /// Needed body fields, and the slot of each.
     body: FieldSet,
     body_slots: Vec<usize>,
-    /// Every `prefix` such that some needed body field is `prefix_…`: groups
-    /// with another name are skipped without building names.
-    prefixes: FieldSet,
+    /// For every `prefix` such that some needed body field is
+    /// `prefix_member`: those members and their slots. Groups with another
+    /// name are skipped; members are matched without building names.
+    groups: Vec<(String, Vec<(String, usize)>)>,
 }
 
 impl AscpDecoder {
@@ -239,15 +287,24 @@ impl AscpDecoder {
         let slot = |n: &str| fields.slot_of(n.as_bytes());
         let mut body = Vec::new();
         let mut body_slots = Vec::new();
-        let mut prefixes: Vec<String> = Vec::new();
+        let mut groups: Vec<(String, Vec<(String, usize)>)> = Vec::new();
         for (i, n) in fields.names().iter().enumerate() {
             if ASCP_HEADER_FIELDS.contains(&n.as_str()) || fields.slot_of(n.as_bytes()) != Some(i) {
                 continue;
             }
             for (at, _) in n.match_indices('_') {
-                if at > 0 && !prefixes.iter().any(|p| p == &n[..at]) {
-                    prefixes.push(n[..at].to_string());
+                let (prefix, member) = (&n[..at], &n[at + 1..]);
+                if prefix.is_empty() || member.is_empty() {
+                    continue;
                 }
+                let g = match groups.iter().position(|(p, _)| p == prefix) {
+                    Some(g) => g,
+                    None => {
+                        groups.push((prefix.to_string(), Vec::new()));
+                        groups.len() - 1
+                    }
+                };
+                groups[g].1.push((member.to_string(), i));
             }
             body.push(n.clone());
             body_slots.push(i);
@@ -266,7 +323,7 @@ impl AscpDecoder {
             role: slot("role"),
             body: FieldSet::new(body),
             body_slots,
-            prefixes: FieldSet::new(prefixes),
+            groups,
         }
     }
 
@@ -295,27 +352,18 @@ impl AscpDecoder {
         let strict = m.kind == "stats";
         let base = text_at + m.body_at;
         if self.body.is_empty() {
-            return scan_body(body, base, strict, &mut |_, _, _| {});
+            return scan_body(body, base, strict, &mut NoFields);
         }
-        let mut name_buf: Vec<u8> = Vec::new();
-        scan_body(body, base, strict, &mut |k, raw, quoted| {
-            let slot = match k.prefix {
-                None => self.body.slot_of(k.name.as_bytes()),
-                Some(p) => {
-                    if self.prefixes.slot_of(p.as_bytes()).is_none() {
-                        return;
-                    }
-                    name_buf.clear();
-                    name_buf.extend_from_slice(p.as_bytes());
-                    name_buf.push(b'_');
-                    name_buf.extend_from_slice(k.name.as_bytes());
-                    self.body.slot_of(&name_buf)
-                }
-            };
-            if let Some(i) = slot {
-                out[self.body_slots[i]] = typed(raw, quoted);
-            }
-        })
+        scan_body(
+            body,
+            base,
+            strict,
+            &mut SlotSink {
+                decoder: self,
+                out,
+                group: 0,
+            },
+        )
     }
 
     /// Every field of a line as a JSON object (for `SELECT *`). Body fields
@@ -330,15 +378,7 @@ impl AscpDecoder {
         let mut map = serde_json::Map::new();
         let body = &m.text[m.body_at..];
         let base = h.message_at + (h.message.len() - m.text.len()) + m.body_at;
-        scan_body(body, base, m.kind == "stats", &mut |k, raw, quoted| {
-            let name = match k.prefix {
-                Some(p) => format!("{p}_{}", k.name),
-                None => k.name.to_string(),
-            };
-            if super::regex::is_field_name(&name) && !ASCP_HEADER_FIELDS.contains(&name.as_str()) {
-                map.insert(name, super::value_json(typed(raw, quoted)));
-            }
-        })?;
+        scan_body(body, base, m.kind == "stats", &mut MapSink(&mut map))?;
         let mut header = vec![Value::Null; 4];
         fill_header(
             &h,
@@ -355,6 +395,63 @@ impl AscpDecoder {
         map.insert("kind".into(), m.kind.into());
         map.insert("role".into(), text(m.role));
         Ok(map)
+    }
+}
+
+/// Fills the slots of the needed body fields.
+struct SlotSink<'d, 'o, 'a> {
+    decoder: &'d AscpDecoder,
+    out: &'o mut [Value<'a>],
+    /// The wanted group being visited (index into `decoder.groups`).
+    group: usize,
+}
+
+impl<'a> BodySink<'a> for SlotSink<'_, '_, 'a> {
+    fn wants_group(&mut self, prefix: Option<&'a str>) -> bool {
+        let Some(p) = prefix else {
+            return true;
+        };
+        match self.decoder.groups.iter().position(|(g, _)| g == p) {
+            Some(g) => {
+                self.group = g;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn field(&mut self, key: Key<'a>, raw: &'a str, quoted: bool) {
+        let d = self.decoder;
+        let slot = match key.prefix {
+            None => d.body.slot_of(key.name.as_bytes()).map(|i| d.body_slots[i]),
+            Some(_) => d.groups[self.group]
+                .1
+                .iter()
+                .find(|(m, _)| m == key.name)
+                .map(|(_, slot)| *slot),
+        };
+        if let Some(slot) = slot {
+            self.out[slot] = typed(raw, quoted);
+        }
+    }
+}
+
+/// Collects every field whose name is a bare identifier into a JSON object.
+struct MapSink<'m>(&'m mut serde_json::Map<String, serde_json::Value>);
+
+impl<'a> BodySink<'a> for MapSink<'_> {
+    fn wants_group(&mut self, _: Option<&'a str>) -> bool {
+        true
+    }
+
+    fn field(&mut self, key: Key<'a>, raw: &'a str, quoted: bool) {
+        let name = match key.prefix {
+            Some(p) => format!("{p}_{}", key.name),
+            None => key.name.to_string(),
+        };
+        if super::regex::is_field_name(&name) && !ASCP_HEADER_FIELDS.contains(&name.as_str()) {
+            self.0.insert(name, super::value_json(typed(raw, quoted)));
+        }
     }
 }
 

@@ -433,6 +433,68 @@ fn keep_captures(h: &Hir, keep: &dyn Fn(&str) -> bool, kept: &mut Vec<String>) -
     }
 }
 
+/// How a pattern ends when its end needs no regex engine: the rest of the
+/// line, as `.*` or `.*$` gives it, or the rest without trailing
+/// whitespace, as `.*?\s*$` gives it (optionally inside a group). Such a
+/// tail always matches and, whatever precedes it, does not change how the
+/// rest of the pattern matches (leftmost-first: the best path of the prefix
+/// is the best path of the whole, since the tail accepts any remainder). So
+/// the tail is cut off before compiling, and a tail group is read as
+/// `line[prefix end..]`: capture engines then walk only the prefix, not the
+/// message that usually ends a log line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Tail {
+    /// The tail's group name, if it is a named group.
+    name: Option<String>,
+    /// Trailing whitespace is dropped (the `.*?\s*$` form).
+    trim: bool,
+}
+
+/// Splits a pattern into its prefix and a [`Tail`], if it has one.
+fn split_tail(h: &Hir) -> (Hir, Option<Tail>) {
+    let parse = |p: &str| {
+        regex_syntax::ParserBuilder::new()
+            .build()
+            .parse(p)
+            .expect("fixed pattern parses")
+    };
+    let (greedy, lazy, spaces, end) = (parse(".*"), parse(".*?"), parse(r"\s*"), parse("$"));
+    let HirKind::Concat(items) = h.kind() else {
+        return (h.clone(), None);
+    };
+    let mut items: &[Hir] = items;
+    let anchored_end = items.last() == Some(&end);
+    if anchored_end {
+        items = &items[..items.len() - 1];
+    }
+    // The rest of the line, as the item or as a group around it.
+    let rest_of = |item: &Hir, want: &Hir| -> Option<Option<String>> {
+        if item == want {
+            return Some(None);
+        }
+        match item.kind() {
+            HirKind::Capture(c) if *c.sub == *want => Some(c.name.as_deref().map(String::from)),
+            _ => None,
+        }
+    };
+    if let Some(last) = items.last() {
+        if let Some(name) = rest_of(last, &greedy) {
+            let prefix = Hir::concat(items[..items.len() - 1].to_vec());
+            return (prefix, Some(Tail { name, trim: false }));
+        }
+        if anchored_end && items.len() >= 2 && *last == spaces {
+            if let Some(name) = rest_of(&items[items.len() - 2], &lazy) {
+                let prefix = Hir::concat(items[..items.len() - 2].to_vec());
+                return (prefix, Some(Tail { name, trim: true }));
+            }
+        }
+    }
+    (h.clone(), None)
+}
+
+/// A slot and the index of its field in [`RegexSpec::fields`].
+type SlotField = (usize, usize);
+
 /// A capture the decoder reads.
 #[derive(Clone, Debug)]
 struct Group {
@@ -455,6 +517,8 @@ pub struct RegexDecoder {
     kind_slot: Option<usize>,
     /// Per pattern, the captures read.
     groups: Vec<Vec<Group>>,
+    /// Per pattern, its tail, with the tail group's slot and field if read.
+    tails: Vec<Option<(Tail, Option<SlotField>)>>,
     /// Field names and conversions (the spec's).
     fields: Vec<(String, CaptureType)>,
     /// Whether any capture is read (otherwise a plain match suffices).
@@ -473,10 +537,20 @@ impl RegexDecoder {
     pub fn new(spec: &RegexSpec, fields: &FieldSet) -> Result<RegexDecoder, String> {
         let mut hirs = Vec::with_capacity(spec.patterns.len());
         let mut groups = Vec::with_capacity(spec.patterns.len());
+        let mut tails = Vec::with_capacity(spec.patterns.len());
         let wanted = |n: &str| fields.slot_of(n.as_bytes()).is_some();
+        let field_of = |n: &str| spec.fields.iter().position(|(m, _)| m == n);
         for p in &spec.patterns {
+            let (prefix, tail) = split_tail(&p.hir);
+            tails.push(tail.map(|t| {
+                let read = t
+                    .name
+                    .as_deref()
+                    .and_then(|n| Some((fields.slot_of(n.as_bytes())?, field_of(n)?)));
+                (t, read)
+            }));
             let mut kept = Vec::new();
-            hirs.push(keep_captures(&p.hir, &wanted, &mut kept));
+            hirs.push(keep_captures(&prefix, &wanted, &mut kept));
             groups.push(
                 kept.iter()
                     .enumerate()
@@ -484,7 +558,7 @@ impl RegexDecoder {
                         Some(Group {
                             index: i + 1,
                             slot: fields.slot_of(n.as_bytes())?,
-                            field: spec.fields.iter().position(|(m, _)| m == n)?,
+                            field: field_of(n)?,
                         })
                     })
                     .collect::<Vec<_>>(),
@@ -499,6 +573,7 @@ impl RegexDecoder {
             kind_slot: fields.slot_of(KIND_FIELD.as_bytes()),
             captures: groups.iter().any(|g| !g.is_empty()),
             groups,
+            tails,
             fields: spec.fields.clone(),
         })
     }
@@ -511,20 +586,23 @@ impl RegexDecoder {
         }
     }
 
-    /// The pattern `line` matches (anchored at its start), with the captures
-    /// in `scratch`.
-    fn search(&self, line: &str, scratch: &mut RegexScratch) -> Result<usize, DecodeError> {
+    /// The pattern `line` matches (anchored at its start) and where the
+    /// match (of its prefix, when the tail was cut off) ends, with the
+    /// captures in `scratch`.
+    fn search(
+        &self,
+        line: &str,
+        scratch: &mut RegexScratch,
+    ) -> Result<(usize, usize), DecodeError> {
         let input = Input::new(line).anchored(Anchored::Yes);
-        let pid = if self.captures {
+        let m = if self.captures {
             self.re
                 .search_captures_with(&mut scratch.cache, &input, &mut scratch.caps);
-            scratch.caps.pattern()
+            scratch.caps.get_match()
         } else {
-            self.re
-                .search_with(&mut scratch.cache, &input)
-                .map(|m| m.pattern())
+            self.re.search_with(&mut scratch.cache, &input)
         };
-        pid.map(|p| p.as_usize())
+        m.map(|m| (m.pattern().as_usize(), m.end()))
             .ok_or_else(|| DecodeError::NoMatch {
                 kinds: if self.kinds.len() == 1 {
                     String::new()
@@ -544,7 +622,7 @@ impl RegexDecoder {
         years: &YearContext,
         out: &mut [Value<'a>],
     ) -> Result<(), DecodeError> {
-        let pid = self.search(line, scratch)?;
+        let (pid, end) = self.search(line, scratch)?;
         if let Some(s) = self.kind_slot {
             out[s] = Value::Str(Cow::Borrowed(self.kinds[pid]));
         }
@@ -552,6 +630,9 @@ impl RegexDecoder {
             if let Some(span) = scratch.caps.get_group(g.index) {
                 out[g.slot] = self.convert(g.field, &line[span.range()], span.start, years)?;
             }
+        }
+        if let Some((tail, Some((slot, field)))) = &self.tails[pid] {
+            out[*slot] = self.convert(*field, tail_text(line, end, tail), end, years)?;
         }
         Ok(())
     }
@@ -582,9 +663,13 @@ impl RegexDecoder {
         scratch: &mut RegexScratch,
         years: &YearContext,
     ) -> Result<serde_json::Map<String, serde_json::Value>, DecodeError> {
-        let pid = self.search(line, scratch)?;
+        let (pid, end) = self.search(line, scratch)?;
         let mut map = serde_json::Map::new();
         map.insert(KIND_FIELD.into(), self.kinds[pid].into());
+        if let Some((tail, Some((_, field)))) = &self.tails[pid] {
+            let v = self.convert(*field, tail_text(line, end, tail), end, years)?;
+            map.insert(self.fields[*field].0.clone(), super::value_json(v));
+        }
         for g in &self.groups[pid] {
             let v = match scratch.caps.get_group(g.index) {
                 Some(span) => self.convert(g.field, &line[span.range()], span.start, years)?,
@@ -598,6 +683,15 @@ impl RegexDecoder {
     /// Every field of the spec, for a decoder that reads them all.
     pub fn all_fields(spec: &RegexSpec) -> FieldSet {
         FieldSet::new(spec.fields.iter().map(|(n, _)| n.clone()).collect())
+    }
+}
+
+/// The text of a tail group whose prefix matched up to `end`.
+fn tail_text<'a>(line: &'a str, end: usize, tail: &Tail) -> &'a str {
+    if tail.trim {
+        line[end..].trim_end()
+    } else {
+        &line[end..]
     }
 }
 
@@ -791,6 +885,92 @@ mod tests {
             serde_json::Value::Object(obj),
             serde_json::json!({"kind": "l", "ts": 1_104_635_045_000i64, "host": "h", "n": 9})
         );
+    }
+
+    #[test]
+    fn tails_are_read_without_the_engine() {
+        let tail = |p: &str| {
+            let h = regex_syntax::ParserBuilder::new().build().parse(p).unwrap();
+            split_tail(&h).1
+        };
+        let t = |name: Option<&str>, trim| {
+            Some(Tail {
+                name: name.map(String::from),
+                trim,
+            })
+        };
+        assert_eq!(tail(r"(?P<a>\w+) (?P<m>.*)"), t(Some("m"), false));
+        assert_eq!(tail(r"(?P<a>\w+) (?P<m>.*)$"), t(Some("m"), false));
+        assert_eq!(tail(r"(?P<a>\w+) .*"), t(None, false));
+        assert_eq!(tail(r"(?P<a>\w+): (?P<m>.*?)\s*$"), t(Some("m"), true));
+        assert_eq!(tail(r"x(.*?)\s*$"), t(None, true));
+        for none in [
+            r"(?P<a>\w+) (?P<m>.+)",
+            r"a(?P<m>.*?)\s*",
+            r"a(?P<m>.*?)$",
+            r"a(?s:.*)",
+            r"(?P<m>.*)x",
+            r"a|.*",
+        ] {
+            assert_eq!(tail(none), None, "{none}");
+        }
+        let s = spec(
+            &[
+                ("a", r"(?P<n>\d+) (?P<m>.*?)\s*$"),
+                ("b", r"(?P<w>\w+)(?P<rest>.*)"),
+            ],
+            "n:int",
+        );
+        let v = decode(&s, &["m", "kind", "n"], "12 hello  world \t ").unwrap();
+        assert_eq!(v[0].as_str(), Some("hello  world"));
+        assert_eq!(v[1].as_str(), Some("a"));
+        assert!(matches!(v[2], Value::Int(12)));
+        let v = decode(&s, &["rest", "w"], "word, more ").unwrap();
+        assert_eq!(v[0].as_str(), Some(", more "));
+        assert_eq!(v[1].as_str(), Some("word"));
+        let v = decode(&s, &["m"], "7 ").unwrap();
+        assert_eq!(v[0].as_str(), Some(""));
+        let d = RegexDecoder::new(&s, &RegexDecoder::all_fields(&s)).unwrap();
+        let mut scr = d.scratch();
+        let obj = d.row_object("3 x y ", &mut scr, &years()).unwrap();
+        assert_eq!(
+            serde_json::Value::Object(obj),
+            serde_json::json!({"kind": "a", "n": 3, "m": "x y"})
+        );
+    }
+
+    /// The decoder (tails cut off, unneeded groups dropped) captures what
+    /// the whole pattern captures when run by regex-automata directly.
+    #[test]
+    fn decoding_agrees_with_the_whole_pattern() {
+        use proptest::prelude::*;
+        let patterns = [
+            r"(?P<a>[a-c]+?)(?P<b>b*) (?P<m>.*?)\s*$",
+            r"(?P<a>\w*)(?:-(?P<b>\d+))? *(?P<m>.*)",
+            r"(?P<a>a|ab)(?P<b>b?)(?P<m>.*)$",
+        ];
+        for p in patterns {
+            let s = spec(&[("k", p)], "");
+            let oracle = meta::Regex::new(p).unwrap();
+            let d = RegexDecoder::new(&s, &RegexDecoder::all_fields(&s)).unwrap();
+            let names = ["a", "b", "m"];
+            let fs = RegexDecoder::all_fields(&s);
+            proptest!(ProptestConfig::with_cases(300), |(line in "[a-c0-9 \t-]{0,12}")| {
+                let mut caps = oracle.create_captures();
+                oracle.search_captures(&Input::new(&line).anchored(Anchored::Yes), &mut caps);
+                let mut scr = d.scratch();
+                let mut out = vec![Value::Null; fs.len()];
+                let got = d.decode(&line, &mut scr, &years(), &mut out);
+                prop_assert_eq!(got.is_ok(), caps.is_match());
+                if caps.is_match() {
+                    for n in names {
+                        let want = caps.get_group_by_name(n).map(|sp| &line[sp.range()]);
+                        let slot = fs.slot_of(n.as_bytes()).unwrap();
+                        prop_assert_eq!(out[slot].as_str(), want, "{} on {:?}", n, line);
+                    }
+                }
+            });
+        }
     }
 
     #[test]
