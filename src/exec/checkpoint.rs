@@ -14,7 +14,7 @@
 //! restored descriptors.
 //!
 //! Groups are read through [`GroupTable::groups`] and put back through
-//! [`GroupTable::merge_group`], and partial aggregates ([`Acc`]) keep their
+//! [`GroupTable::merge_group`], and partial aggregates ([`Acc`](super::aggregate::Acc)) keep their
 //! own serde form, so a checkpoint does not depend on how tables are laid
 //! out in memory. The recent-rejects list is not part of a checkpoint (its
 //! counter is).
