@@ -43,6 +43,17 @@ pub struct BenchLiveArgs {
     /// Where generated data goes.
     #[arg(long, default_value = "target/bench-data")]
     pub dir: PathBuf,
+    /// Run the throughput server with the embedded store (a fresh one per
+    /// run, under DIR) instead of `--no-store`.
+    #[arg(long)]
+    pub store: bool,
+    /// Skip the latency test.
+    #[arg(long)]
+    pub no_latency: bool,
+    /// More statements (over the generated `tweets` stream) registered for
+    /// the throughput test, e.g. queries with many results for the store.
+    #[arg(long)]
+    pub extra_sql: Option<PathBuf>,
 }
 
 /// A `shoal serve` child process, killed when dropped.
@@ -53,10 +64,16 @@ struct ServerProcess {
 }
 
 impl ServerProcess {
-    fn start() -> Result<ServerProcess> {
+    /// Starts the server, with a store in `data` or without one.
+    fn start(data: Option<&std::path::Path>) -> Result<ServerProcess> {
         let exe = std::env::current_exe().context("finding this executable")?;
-        let mut child = Command::new(exe)
-            .args(["serve", "--bind", "127.0.0.1:0"])
+        let mut cmd = Command::new(exe);
+        cmd.args(["serve", "--bind", "127.0.0.1:0"]);
+        match data {
+            Some(d) => cmd.arg("--data").arg(d),
+            None => cmd.arg("--no-store"),
+        };
+        let mut child = cmd
             .env("SHOAL_LOG", "warn")
             .stdout(Stdio::piped())
             .spawn()
@@ -153,7 +170,7 @@ async fn collect(url: String, until: Instant) -> Result<Vec<(i64, Value)>> {
 
 /// Latency of filter and window results at `rate` records/s.
 async fn latency(args: &BenchLiveArgs) -> Result<()> {
-    let server = ServerProcess::start()?;
+    let server = ServerProcess::start(None)?;
     server
         .sql(
             "CREATE STREAM lat (ts BIGINT, seq BIGINT, probe BIGINT, sent_us BIGINT, host TEXT)
@@ -241,7 +258,16 @@ async fn throughput(args: &BenchLiveArgs) -> Result<f64> {
         ..crate::gen::QueryConfig::default()
     });
     sql = sql.replace("'dir:unused'", "'tcp:127.0.0.1:0'");
-    let server = ServerProcess::start()?;
+    if let Some(extra) = &args.extra_sql {
+        sql.push_str(&std::fs::read_to_string(extra).context("reading --extra-sql")?);
+    }
+    let store = args.store.then(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        args.dir.join(format!("store-{nanos}"))
+    });
+    let server = ServerProcess::start(store.as_deref())?;
     server.sql(&sql).await?;
     let stream = crate::gen::QueryConfig::default().stream;
     let addr = server.tcp_addr(&stream).await?;
@@ -260,23 +286,31 @@ async fn throughput(args: &BenchLiveArgs) -> Result<f64> {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    Ok(args.records as f64 / start.elapsed().as_secs_f64())
+    let rate = args.records as f64 / start.elapsed().as_secs_f64();
+    drop(server);
+    if let Some(d) = store {
+        let _ = std::fs::remove_dir_all(d);
+    }
+    Ok(rate)
 }
 
 /// Runs the benchmark and prints what it measured.
 pub fn run_bench_live(args: &BenchLiveArgs) -> Result<()> {
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
-        latency(args).await?;
+        if !args.no_latency {
+            latency(args).await?;
+        }
         let mut rates = Vec::new();
         for _ in 0..args.repeat.max(1) {
             rates.push(throughput(args).await?);
         }
         rates.sort_by(|a, b| a.total_cmp(b));
         println!(
-            "throughput: {} tweets over one TCP connection, {} queries: median {:.0} records/s (runs: {})",
+            "throughput: {} tweets over one TCP connection, {} queries, {}: median {:.0} records/s (runs: {})",
             args.records,
             args.queries,
+            if args.store { "with the store" } else { "without the store" },
             rates[rates.len() / 2],
             rates
                 .iter()

@@ -24,10 +24,13 @@
 //! compact formatting, and non-finite floats come back as `null`.
 
 use super::engine::{Engine, StreamStats};
+use super::intern::{Interner, ValueId};
 use super::state::{AggState, Group, GroupTable};
 use super::window::AggRuntime;
 use crate::planner::plan::{StateDesc, StateId};
 use crate::planner::AggSpec;
+use crate::value::OwnedValue;
+use crate::value_map::hash_value;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -59,6 +62,10 @@ pub struct StreamCheckpoint {
     pub states: Vec<StateCheckpoint>,
     /// Window bookkeeping of each aggregate query.
     pub queries: Vec<QueryCheckpoint>,
+    /// The stream's interned `count(DISTINCT)` values with their ids:
+    /// distinct sets in `states` hold these ids.
+    #[serde(default)]
+    pub interned: Vec<(ValueId, OwnedValue)>,
 }
 
 /// One aggregation state: what it computes and what it holds.
@@ -197,6 +204,11 @@ impl Engine {
                     next_state: rt.next_state,
                     states,
                     queries,
+                    interned: rt
+                        .interner
+                        .entries()
+                        .map(|(id, v)| (id, v.clone()))
+                        .collect(),
                 }
             })
             .collect();
@@ -310,6 +322,10 @@ impl Engine {
                     },
                 );
             }
+            let interner = Interner::from_entries(s.interned.iter().cloned(), |v| hash_value(v))
+                .map_err(|m| mismatch(format!("stream `{}`: {m}", s.name)))?;
+            rt.interned_after_sweep = interner.len();
+            rt.interner = interner;
             rt.state_descs = descs;
             rt.states = states;
             rt.aggs = aggs;
@@ -388,6 +404,45 @@ mod tests {
             second.stream("s").unwrap().stats(),
             whole.stream("s").unwrap().stats()
         );
+    }
+
+    #[test]
+    fn distinct_values_keep_their_identity_across_a_restore() {
+        // The restored engine meets new values before old ones, so fresh ids
+        // would collide with the ids held in the restored sets.
+        const SQL: &str = "CREATE STREAM s WITH (format = 'json');
+            CREATE QUERY d AS SELECT count(DISTINCT v) AS n FROM s;";
+        let rows = |vs: &[&str]| -> Vec<u8> {
+            vs.iter()
+                .map(|v| format!("{{\"v\": \"{v}\"}}\n"))
+                .collect::<String>()
+                .into_bytes()
+        };
+        let mut first = Engine::new();
+        first.execute(SQL).unwrap();
+        let mut sink: Vec<QueryResult> = Vec::new();
+        first
+            .push_lines("s", &mut Origin::new("f"), &rows(&["x", "y"]), 0, &mut sink)
+            .unwrap();
+        let json = serde_json::to_string(&first.checkpoint()).unwrap();
+        let mut second = Engine::new();
+        second.execute(SQL).unwrap();
+        second
+            .restore(&serde_json::from_str(&json).unwrap())
+            .unwrap();
+        second
+            .push_lines(
+                "s",
+                &mut Origin::new("f"),
+                &rows(&["z", "x", "w"]),
+                0,
+                &mut sink,
+            )
+            .unwrap();
+        let mut got: Vec<QueryResult> = Vec::new();
+        second.flush(&mut got);
+        let json = serde_json::to_value(&got).unwrap();
+        assert_eq!(json[0]["values"]["n"], 4, "{json}");
     }
 
     #[test]

@@ -100,6 +100,61 @@ impl Interner {
     pub fn id_bound(&self) -> usize {
         self.values.len()
     }
+
+    /// The live ids with their values, in id order (what a checkpoint keeps,
+    /// since distinct sets are serialized as ids).
+    pub fn entries(&self) -> impl Iterator<Item = (ValueId, &OwnedValue)> + '_ {
+        self.values
+            .iter()
+            .enumerate()
+            .filter_map(|(id, v)| v.as_ref().map(|(_, v)| (id as ValueId, v)))
+    }
+
+    /// An interner that gives each value of `entries` its listed id (the
+    /// inverse of [`Interner::entries`]); `hash` is the value hash of
+    /// [`Interner::intern`]. Ids not listed are free. Fails on a repeated
+    /// id or value, or on [`NO_ID`].
+    pub fn from_entries(
+        entries: impl IntoIterator<Item = (ValueId, OwnedValue)>,
+        hash: impl Fn(&OwnedValue) -> u64,
+    ) -> Result<Interner, String> {
+        let mut out = Interner::new();
+        for (id, value) in entries {
+            if id == NO_ID {
+                return Err("interned value with the reserved id".into());
+            }
+            let slot = id as usize;
+            if out.values.len() <= slot {
+                out.values.resize(slot + 1, None);
+            }
+            if out.values[slot].is_some() {
+                return Err(format!("interned id {id} given twice"));
+            }
+            let h = hash(&value);
+            let values = &out.values;
+            if out
+                .table
+                .find(
+                    h,
+                    |x| matches!(&values[*x as usize], Some((xh, w)) if *xh == h && *w == value),
+                )
+                .is_some()
+            {
+                return Err(format!("interned value {value:?} given twice"));
+            }
+            out.values[slot] = Some((h, value));
+            let values = &out.values;
+            out.table.insert_unique(h, id, |x| {
+                values[*x as usize].as_ref().map_or(0, |(h, _)| *h)
+            });
+        }
+        out.free = (0..out.values.len())
+            .rev()
+            .filter(|i| out.values[*i].is_none())
+            .map(|i| i as ValueId)
+            .collect();
+        Ok(out)
+    }
 }
 
 /// Spreads an id over 64 bits for hash tables.
@@ -262,5 +317,32 @@ mod tests {
         let json = serde_json::to_string(&x).unwrap();
         let back: IdSet = serde_json::from_str(&json).unwrap();
         assert_eq!(back.len(), 4);
+    }
+
+    #[test]
+    fn entries_rebuild_the_same_ids() {
+        let mut i = Interner::new();
+        let ids: Vec<ValueId> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|s| intern(&mut i, Value::Str((*s).into())))
+            .collect();
+        let mut live = vec![true; i.id_bound()];
+        live[ids[1] as usize] = false;
+        i.retain(&live);
+        let saved: Vec<(ValueId, OwnedValue)> =
+            i.entries().map(|(id, v)| (id, v.clone())).collect();
+        assert_eq!(saved.len(), 3);
+        let mut back = Interner::from_entries(saved.clone(), hash_value).unwrap();
+        assert_eq!(back.len(), 3);
+        for (id, v) in &saved {
+            assert_eq!(back.value(*id), Some(v));
+            assert_eq!(intern(&mut back, v.clone()), *id);
+        }
+        let e = intern(&mut back, Value::Str("e".into()));
+        assert_eq!(e, ids[1], "the freed id is reused, not a live one");
+        let f = intern(&mut back, Value::Str("f".into()));
+        assert!(!ids.contains(&f));
+        let twice = vec![(0, Value::Int(1)), (1, Value::Int(1))];
+        assert!(Interner::from_entries(twice, hash_value).is_err());
     }
 }
