@@ -178,9 +178,9 @@ pub struct StreamRuntime {
     pub(super) stats: StreamStats,
     rejects: VecDeque<Reject>,
     /// Ids of `count(DISTINCT)` argument values.
-    interner: Interner,
+    pub(super) interner: Interner,
     /// Live ids after the last sweep of the interner.
-    interned_after_sweep: usize,
+    pub(super) interned_after_sweep: usize,
     /// The plan is stale: queries were registered without rebuilding it.
     dirty: bool,
     /// For the log formats, the line decoder compiled for `plan`.
@@ -1203,10 +1203,14 @@ fn update_states(
     if states.is_empty() {
         return 0;
     }
-    // New groups each state may still create, and updates it refused.
+    // New groups each state may still create (counting costs a look at
+    // every pane, skipped when there is no limit), and updates it refused.
     let mut room: Vec<usize> = states
         .iter()
-        .map(|(_, s)| max_groups.saturating_sub(s.group_count()))
+        .map(|(_, s)| match max_groups {
+            usize::MAX => usize::MAX,
+            max => max.saturating_sub(s.group_count()),
+        })
         .collect();
     let mut dropped = vec![0u64; states.len()];
     let width = plan.fields.len();
