@@ -14,7 +14,7 @@
 set -uo pipefail
 cd "$(dirname "$0")"
 SECS=${1:-60}
-TARGETS=${TARGETS:-"parse_statements execute_statements decode_json decode_csv ingest"}
+TARGETS=${TARGETS:-"parse_statements execute_statements decode_json decode_csv decode_logs ingest"}
 SANITIZER=${SANITIZER:-none}
 
 if ! cargo fuzz --version >/dev/null 2>&1; then

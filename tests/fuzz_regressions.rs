@@ -55,3 +55,8 @@ fn decode_csv() {
 fn ingest() {
     replay("ingest", checks::ingest);
 }
+
+#[test]
+fn decode_logs() {
+    replay("decode_logs", checks::decode_logs);
+}
