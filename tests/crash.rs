@@ -1,6 +1,8 @@
-//! Crash recovery, end to end: a real `shoal serve` over a directory of
-//! generated tweets is killed with SIGKILL at random moments, restarted
-//! each time, and once it has consumed everything its result history (read
+//! Crash recovery, end to end: a real `shoal serve` follows a directory
+//! into which generated tweets are written as the test runs (appended in
+//! chunks cut at arbitrary bytes, like a live log), is killed with SIGKILL
+//! at random moments, restarted each time, and once it has consumed
+//! everything its result history (read
 //! through the API) must equal what `shoal run` computes over the same
 //! files: every final window closed by the server's last watermark, none
 //! missing, none twice, none with other values; the running totals and the
@@ -19,7 +21,13 @@ use std::time::{Duration, Instant};
 use support::{Server, TempDir};
 
 const RECORDS: u64 = 240_000;
-const FILES: usize = 8;
+/// One file: a live log's lines arrive in one order, the order in which
+/// `shoal run` reads the finished file, so lateness is the same in both.
+const FILES: usize = 1;
+/// Bytes appended per write, and the pause between writes: the input
+/// arrives over about six seconds, so every kill lands mid-stream.
+const CHUNK: usize = 40 << 10;
+const PAUSE: Duration = Duration::from_millis(4);
 
 const STATEMENTS: &str = "
 CREATE STREAM tweets (ts TIMESTAMP, id BIGINT, user TEXT, lang TEXT, country TEXT, text TEXT, hashtags TEXT[], retweets BIGINT, followers BIGINT)
@@ -154,52 +162,60 @@ async fn results_after_repeated_sigkill_equal_an_uninterrupted_run() {
             "--files",
             &FILES.to_string(),
             "--out",
-            "tweets",
+            "generated",
             "--rate",
             "2000",
         ],
     );
     std::fs::write(dir.join("statements.sql"), STATEMENTS).unwrap();
+    std::fs::create_dir(dir.join("tweets")).unwrap();
+    let writer = {
+        let name = "tweets-00000.jsonl";
+        let from = dir.join("generated").join(name);
+        let to = dir.join("tweets").join(name);
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let data = std::fs::read(from).expect("generated tweets");
+            let mut f = std::fs::File::create(to).expect("create the live file");
+            for chunk in data.chunks(CHUNK) {
+                f.write_all(chunk).expect("append");
+                std::thread::sleep(PAUSE);
+            }
+        })
+    };
 
-    // Kill points: progress targets (fractions of the input) in increasing
-    // order, each followed by a random delay so the kill lands anywhere in
-    // a batch or between a batch and its checkpoint, and one kill at a
-    // random moment right after start (during recovery or the first batch).
-    let mut targets: Vec<u64> = (0..5).map(|_| 5 + rng.below(90)).collect();
-    targets.sort_unstable();
+    // Kills while the file grows: each run waits until the server has taken
+    // in more records than it resumed at, then a random delay so the kill
+    // lands anywhere in a batch or between a batch and its checkpoint; one
+    // run is killed at a random moment right after start (during recovery
+    // or the first batch).
     let early = rng.below(5) as usize;
     let mut mid_stream = 0;
-    for (run, pct) in targets.iter().enumerate() {
+    for run in 0..5 {
         let mut s = Server::start(&serve_args(), &dir.0);
         let at_start = records_in(&stream(&s).await);
         let seen: u64 = if run == early {
             tokio::time::sleep(Duration::from_millis(rng.below(200))).await;
-            at_start
+            records_in(&stream(&s).await)
         } else {
-            let target = RECORDS * pct / 100;
-            let deadline = Instant::now() + Duration::from_secs(120);
-            let seen = loop {
-                let n = records_in(&stream(&s).await);
-                if n >= target || Instant::now() > deadline {
-                    break n;
-                }
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while records_in(&stream(&s).await) <= at_start && Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(2)).await;
-            };
-            tokio::time::sleep(Duration::from_millis(rng.below(150))).await;
-            seen
+            }
+            tokio::time::sleep(Duration::from_millis(50 + rng.below(600))).await;
+            records_in(&stream(&s).await)
         };
         s.kill();
         if seen > 0 && seen < RECORDS {
             mid_stream += 1;
         }
-        eprintln!(
-            "run {run}: resumed at {at_start} records, killed (SIGKILL) at about {seen} (target {pct}%)"
-        );
+        eprintln!("run {run}: resumed at {at_start} records, killed (SIGKILL) at about {seen}");
     }
     assert!(
         mid_stream >= 3,
-        "only {mid_stream} kills landed mid-stream; the input is too small"
+        "only {mid_stream} kills landed mid-stream; the input arrived too fast"
     );
+    writer.join().expect("writer");
 
     // The last run: consume everything, stop gracefully, start again (a
     // clean restart must neither re-read nor lose anything) and read.
