@@ -37,8 +37,9 @@ pub use writer::{
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "shoal.db";
 
-/// Schema version written in `meta`; a store with another one is refused.
-pub const SCHEMA_VERSION: i64 = 1;
+/// Schema version written in `meta`. A store of version 1 is migrated (its
+/// results table is rebuilt); any other version is refused.
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -77,11 +78,20 @@ pub enum StoreError {
     },
 }
 
-const SCHEMA: &str = "
+/// The table of store-wide settings (the schema version).
+const META: &str = "
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+";
+
+/// The other tables. Results are unique by their natural key (query, window,
+/// group), whose index grows at its end as windows close, rather than by the
+/// hashed `id`, whose index would take every insert at a random place (an
+/// insert then costs several times more once the table outgrows the page
+/// cache).
+const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS catalog (
     seq        INTEGER PRIMARY KEY AUTOINCREMENT,
     kind       TEXT NOT NULL CHECK (kind IN ('stream', 'query')),
@@ -91,15 +101,16 @@ CREATE TABLE IF NOT EXISTS catalog (
     UNIQUE (kind, name)
 );
 CREATE TABLE IF NOT EXISTS results (
-    id           TEXT PRIMARY KEY,
+    seq          INTEGER PRIMARY KEY,
+    id           TEXT NOT NULL,
     query        TEXT NOT NULL,
     window_start INTEGER NOT NULL,
     window_end   INTEGER NOT NULL,
     group_json   TEXT NOT NULL,
     values_json  TEXT NOT NULL,
-    emitted_ms   INTEGER NOT NULL
+    emitted_ms   INTEGER NOT NULL,
+    UNIQUE (query, window_end, window_start, group_json)
 );
-CREATE INDEX IF NOT EXISTS results_by_query ON results (query, window_end);
 CREATE TABLE IF NOT EXISTS checkpoint (
     id       INTEGER PRIMARY KEY CHECK (id = 1),
     seq      INTEGER NOT NULL,
@@ -141,16 +152,20 @@ pub fn open(dir: &Path) -> Result<(Connection, PathBuf), StoreError> {
     // is a few fsyncs per second.
     conn.pragma_update(None, "synchronous", "FULL")
         .map_err(err)?;
-    conn.execute_batch(SCHEMA).map_err(err)?;
-    let found: Option<String> = conn
-        .query_row(
+    let version = |conn: &Connection| -> rusqlite::Result<Option<String>> {
+        conn.query_row(
             "SELECT value FROM meta WHERE key = 'schema_version'",
             [],
             |r| r.get(0),
         )
         .optional()
-        .map_err(err)?;
-    match found {
+    };
+    conn.execute_batch(META).map_err(err)?;
+    if version(&conn).map_err(err)?.as_deref() == Some("1") {
+        migrate_from_1(&conn).map_err(err)?;
+    }
+    conn.execute_batch(SCHEMA).map_err(err)?;
+    match version(&conn).map_err(err)? {
         None => {
             conn.execute(
                 "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)",
@@ -162,6 +177,33 @@ pub fn open(dir: &Path) -> Result<(Connection, PathBuf), StoreError> {
         Some(found) => return Err(StoreError::Schema { path, found }),
     }
     Ok((conn, path))
+}
+
+/// Rebuilds a version 1 results table (unique by `id`, with its `rowid` as
+/// `seq`) in the version 2 layout, keeping every row and its `seq`.
+fn migrate_from_1(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "BEGIN IMMEDIATE;
+         DROP INDEX IF EXISTS results_by_query;
+         ALTER TABLE results RENAME TO results_v1;
+         CREATE TABLE results (
+             seq          INTEGER PRIMARY KEY,
+             id           TEXT NOT NULL,
+             query        TEXT NOT NULL,
+             window_start INTEGER NOT NULL,
+             window_end   INTEGER NOT NULL,
+             group_json   TEXT NOT NULL,
+             values_json  TEXT NOT NULL,
+             emitted_ms   INTEGER NOT NULL,
+             UNIQUE (query, window_end, window_start, group_json)
+         );
+         INSERT OR IGNORE INTO results
+             SELECT rowid, id, query, window_start, window_end, group_json, values_json, emitted_ms
+             FROM results_v1 ORDER BY rowid;
+         DROP TABLE results_v1;
+         UPDATE meta SET value = '2' WHERE key = 'schema_version';
+         COMMIT;",
+    )
 }
 
 /// One catalog entry: a statement still in force.
@@ -342,10 +384,10 @@ impl StoreReader {
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let mut stmt = conn
             .prepare_cached(
-                "SELECT rowid, id, query, window_start, window_end, group_json, values_json
+                "SELECT seq, id, query, window_start, window_end, group_json, values_json
                  FROM results
-                 WHERE query = ?1 AND window_end >= ?2 AND window_end < ?3 AND rowid > ?4
-                 ORDER BY rowid LIMIT ?5",
+                 WHERE query = ?1 AND window_end >= ?2 AND window_end < ?3 AND seq > ?4
+                 ORDER BY seq LIMIT ?5",
             )
             .map_err(err)?;
         let rows = stmt
@@ -439,6 +481,56 @@ mod tests {
             )
             .unwrap();
         assert_eq!(v, SCHEMA_VERSION.to_string());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_version_1_store_is_migrated_keeping_its_results_and_their_order() {
+        let dir = std::env::temp_dir().join(format!("shoal-store-v1-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        {
+            let conn = Connection::open(dir.join(DB_FILE)).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                 INSERT INTO meta VALUES ('schema_version', '1');
+                 CREATE TABLE results (id TEXT PRIMARY KEY, query TEXT NOT NULL,
+                     window_start INTEGER NOT NULL, window_end INTEGER NOT NULL,
+                     group_json TEXT NOT NULL, values_json TEXT NOT NULL,
+                     emitted_ms INTEGER NOT NULL);
+                 CREATE INDEX results_by_query ON results (query, window_end);
+                 INSERT INTO results VALUES ('b', 'q', 10, 20, '{}', '{\"n\":2}', 5);
+                 INSERT INTO results VALUES ('a', 'q', 0, 10, '{}', '{\"n\":1}', 6);",
+            )
+            .unwrap();
+        }
+        let (conn, _) = open(&dir).unwrap();
+        let rows: Vec<(i64, String, i64)> = conn
+            .prepare("SELECT seq, id, window_start FROM results ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rows, vec![(1, "b".into(), 10), (2, "a".into(), 0)]);
+        let v: String = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(v, "2");
+        // The natural key is unique now.
+        let n = conn
+            .execute(
+                "INSERT OR IGNORE INTO results (id, query, window_start, window_end, group_json, values_json, emitted_ms)
+                 VALUES ('x', 'q', 0, 10, '{}', '{}', 7)",
+                [],
+            )
+            .unwrap();
+        assert_eq!(n, 0);
+        drop(conn);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -199,8 +199,10 @@ fn write_batch(
                      (id, query, window_start, window_end, group_json, values_json, emitted_ms)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )?;
-                let mut existing =
-                    tx.prepare_cached("SELECT values_json FROM results WHERE id = ?1")?;
+                let mut existing = tx.prepare_cached(
+                    "SELECT values_json FROM results
+                     WHERE query = ?1 AND window_end = ?2 AND window_start = ?3 AND group_json = ?4",
+                )?;
                 for r in &results {
                     let n = insert.execute(params![
                         r.id,
@@ -216,7 +218,10 @@ fn write_batch(
                         continue;
                     }
                     let old: Option<String> = existing
-                        .query_row(params![r.id], |row| row.get(0))
+                        .query_row(
+                            params![&*r.query, r.window.1, r.window.0, r.group_json],
+                            |row| row.get(0),
+                        )
                         .optional()?;
                     if old.as_deref() == Some(r.values_json.as_str()) {
                         duplicate += 1;
