@@ -437,26 +437,37 @@ impl StreamRuntime {
             })
         };
         let mut ids: Vec<Vec<ValueId>> = Vec::with_capacity(decoded.len());
-        let mut keys: Vec<PartKeys> = Vec::with_capacity(decoded.len());
-        let accepted: Vec<Vec<(usize, i64)>> = decoded
-            .iter()
-            .map(|d| {
-                let mut part_ids = Vec::new();
-                let mut part_keys = PartKeys::default();
-                let acc = self.apply(
-                    &plan,
-                    d,
-                    origin,
-                    years.as_ref(),
-                    sink,
-                    &mut part_ids,
-                    &mut part_keys,
-                );
-                ids.push(part_ids);
-                keys.push(part_keys);
-                acc
+        // Group keys are interned beside phase 2a (on another thread when
+        // the batch is large), in input order, for every decoded record.
+        let mut key_interner = std::mem::take(&mut self.keys);
+        let mut phase_2a = |rt: &mut StreamRuntime| -> Vec<Vec<(usize, i64)>> {
+            decoded
+                .iter()
+                .map(|d| {
+                    let mut part_ids = Vec::new();
+                    let acc = rt.apply(&plan, d, origin, years.as_ref(), sink, &mut part_ids);
+                    ids.push(part_ids);
+                    acc
+                })
+                .collect()
+        };
+        let intern_all = |keys: &mut KeyInterner| -> Vec<PartKeys> {
+            decoded
+                .iter()
+                .map(|d| intern_keys(&plan, &plan_eval, d, keys))
+                .collect()
+        };
+        let (accepted, keys) = if decoded.len() > 1 {
+            std::thread::scope(|s| {
+                let h = s.spawn(|| intern_all(&mut key_interner));
+                let accepted = phase_2a(self);
+                (accepted, h.join().expect("key interning panicked"))
             })
-            .collect();
+        } else {
+            let keys = intern_all(&mut key_interner);
+            (phase_2a(self), keys)
+        };
+        self.keys = key_interner;
         let total: usize = accepted.iter().map(Vec::len).sum();
         // Phase 2b: aggregation. States are independent, so they are split
         // over threads; each walks the accepted records in input order.
@@ -510,12 +521,10 @@ impl StreamRuntime {
     }
 
     /// Phase 2a, in input order: counters, rejects, lateness, filter output,
-    /// interning of `count(DISTINCT)` arguments and of group keys. Returns
-    /// the accepted records (index among the decoded ones, event time);
-    /// their interned values go to `ids` ([`PlanEval::distinct_slots`]
-    /// entries per accepted record, [`NO_ID`] for `NULL`) and their interned
-    /// group keys to `keys`.
-    #[allow(clippy::too_many_arguments)]
+    /// interning of `count(DISTINCT)` arguments. Returns the accepted records
+    /// (index among the decoded ones, event time); their interned values go
+    /// to `ids` ([`PlanEval::distinct_slots`] entries per accepted record,
+    /// [`NO_ID`] for `NULL`).
     fn apply<'a>(
         &mut self,
         plan: &StreamPlan,
@@ -524,7 +533,6 @@ impl StreamRuntime {
         years: Option<&YearContext>,
         sink: &mut dyn ResultSink,
         ids: &mut Vec<ValueId>,
-        keys: &mut PartKeys,
     ) -> Vec<(usize, i64)> {
         let log = self.log.clone();
         let mut log_scratch: Option<LogScratch> = None;
@@ -535,7 +543,6 @@ impl StreamRuntime {
         let delay = self.def.watermark_ms;
         let mut ok_index = 0usize;
         let mut out_count = 0u64;
-        let mut combos = KeyCombos::default();
         for rec in &d.records {
             origin.line_no += 1;
             let (ts, line) = match &rec.status {
@@ -618,16 +625,6 @@ impl StreamRuntime {
                     self.interner.intern(hash_value(v), v)
                 });
             }
-            // Group keys, of the key lists of the states this record feeds.
-            for (kl, slot_list) in plan.key_lists.iter().enumerate() {
-                keys.starts.push(keys.ids.len() as u32);
-                let mask = &pe.key_list_roots[kl * words..(kl + 1) * words];
-                if roots.iter().zip(mask).any(|(r, m)| r & m != 0) {
-                    combos.compute(slot_list, slots);
-                    combos.intern_into(slot_list, slots, &mut self.keys, &mut keys.ids);
-                }
-            }
-            keys.starts.push(keys.ids.len() as u32);
             accepted.push((ok_index - 1, ts));
         }
         self.stats.results_out += out_count;
@@ -1333,7 +1330,7 @@ fn update_states(
             let slots = &decoded[part].slots[ok * width..(ok + 1) * width];
             let rec_ids = &ids[part][n * nd..(n + 1) * nd];
             let part_keys = &keys[part];
-            let rec_keys = &part_keys.starts[n * nl..(n + 1) * nl];
+            let rec_keys = &part_keys.starts[ok * nl..(ok + 1) * nl];
             let key_ids =
                 &part_keys.ids[rec_keys[st.key_list] as usize..rec_keys[st.key_list + 1] as usize];
             for &key in key_ids {
@@ -1412,17 +1409,51 @@ fn split_lines(data: &[u8], n: usize) -> Vec<&[u8]> {
     parts
 }
 
-/// The interned group keys of one part's accepted records (phase 2a), read
-/// by phase 2b.
+/// The interned group keys of one part's decoded records (interned beside
+/// phase 2a), read by phase 2b.
 #[derive(Default)]
 struct PartKeys {
-    /// Per accepted record, `key_lists + 1` offsets into `ids`: the keys of
+    /// Per decoded record, `key_lists + 1` offsets into `ids`: the keys of
     /// key list `k` are `ids[starts[k]..starts[k + 1]]`. Empty for the key
     /// lists of states whose filter the record failed, and when an array
     /// grouped on is empty.
     starts: Vec<u32>,
     /// Key ids ([`KeyInterner`]).
     ids: Vec<KeyId>,
+}
+
+/// Interns the group keys of one part's decoded records, in input order:
+/// for each record, the keys of each key list that a state whose filter the
+/// record passed groups by. Late records are included (their ids are swept
+/// when no table holds them).
+fn intern_keys(
+    plan: &StreamPlan,
+    pe: &PlanEval,
+    d: &Decoded<'_>,
+    keys: &mut KeyInterner,
+) -> PartKeys {
+    let width = plan.fields.len();
+    let words = pe.words;
+    let n = d.roots.len() / words;
+    let mut out = PartKeys {
+        starts: Vec::with_capacity(n * (plan.key_lists.len() + 1)),
+        ids: Vec::with_capacity(n),
+    };
+    let mut combos = KeyCombos::default();
+    for ok in 0..n {
+        let slots = &d.slots[ok * width..(ok + 1) * width];
+        let roots = &d.roots[ok * words..(ok + 1) * words];
+        for (kl, slot_list) in plan.key_lists.iter().enumerate() {
+            out.starts.push(out.ids.len() as u32);
+            let mask = &pe.key_list_roots[kl * words..(kl + 1) * words];
+            if roots.iter().zip(mask).any(|(r, m)| r & m != 0) {
+                combos.compute(slot_list, slots);
+                combos.intern_into(slot_list, slots, keys, &mut out.ids);
+            }
+        }
+        out.starts.push(out.ids.len() as u32);
+    }
+    out
 }
 
 /// What phase 1 found out about one line.
