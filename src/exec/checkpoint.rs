@@ -14,23 +14,25 @@
 //! restored descriptors.
 //!
 //! Groups are read through [`GroupTable::groups`] and put back through
-//! [`GroupTable::merge_group`], and partial aggregates ([`Acc`](super::aggregate::Acc)) keep their
+//! [`GroupTable::merge_group`], and partial aggregates ([`Acc`]) keep their
 //! own serde form, so a checkpoint does not depend on how tables are laid
-//! out in memory. The recent-rejects list is not part of a checkpoint (its
+//! out in memory. Group keys are saved as their values, not as the ids of
+//! the stream's [`KeyInterner`], which is rebuilt on restore. The recent-rejects list is not part of a checkpoint (its
 //! counter is).
 //!
 //! Values go through their JSON form: nested-object values held in state
 //! (grouped on, or a `min`/`max` of an object) come back in serde_json's
 //! compact formatting, and non-finite floats come back as `null`.
 
+use super::aggregate::Acc;
 use super::engine::{Engine, StreamStats};
-use super::intern::{Interner, ValueId};
-use super::state::{AggState, Group, GroupTable};
+use super::intern::{Interner, KeyInterner, ValueId};
+use super::state::{AggState, GroupTable};
 use super::window::AggRuntime;
 use crate::planner::plan::{StateDesc, StateId};
 use crate::planner::AggSpec;
 use crate::value::OwnedValue;
-use crate::value_map::hash_value;
+use crate::value_map::{hash_value, hash_values};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -90,7 +92,7 @@ pub struct StateCheckpoint {
     #[serde(default)]
     pub dropped: u64,
     /// Groups of a running state.
-    pub running: Vec<Group>,
+    pub running: Vec<GroupCheckpoint>,
     /// Panes of a windowed state, by start.
     pub panes: Vec<PaneCheckpoint>,
 }
@@ -101,7 +103,16 @@ pub struct PaneCheckpoint {
     /// Pane start, epoch milliseconds.
     pub start: i64,
     /// Its groups.
-    pub groups: Vec<Group>,
+    pub groups: Vec<GroupCheckpoint>,
+}
+
+/// One group: its key values and its partial aggregates.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct GroupCheckpoint {
+    /// The key values, in the state's key order.
+    pub key: Box<[OwnedValue]>,
+    /// The accumulators, in the state's accumulator order (possibly fewer).
+    pub accs: Vec<Acc>,
 }
 
 /// Window bookkeeping of one aggregate query.
@@ -139,14 +150,20 @@ pub enum RestoreError {
     },
 }
 
-fn groups_of(t: &GroupTable) -> Vec<Group> {
-    t.groups().cloned().collect()
+fn groups_of(t: &GroupTable, keys: &KeyInterner) -> Vec<GroupCheckpoint> {
+    t.groups()
+        .map(|g| GroupCheckpoint {
+            key: keys.key(g.key).into(),
+            accs: g.accs.clone(),
+        })
+        .collect()
 }
 
-fn table_of(groups: &[Group]) -> GroupTable {
+fn table_of(groups: &[GroupCheckpoint], keys: &mut KeyInterner) -> GroupTable {
     let mut t = GroupTable::default();
     for g in groups {
-        t.merge_group(&g.key, &g.accs);
+        let id = keys.intern(hash_values(g.key.iter()), || g.key.iter());
+        t.merge_group(id, &g.accs);
     }
     t
 }
@@ -174,13 +191,14 @@ impl Engine {
                             created_at_record: desc.created_at_record,
                             matched: data.map_or(0, |d| d.matched),
                             dropped: data.map_or(0, |d| d.dropped),
-                            running: data.map_or_else(Vec::new, |d| groups_of(&d.running)),
+                            running: data
+                                .map_or_else(Vec::new, |d| groups_of(&d.running, &rt.keys)),
                             panes: data.map_or_else(Vec::new, |d| {
                                 d.panes
                                     .iter()
                                     .map(|(start, t)| PaneCheckpoint {
                                         start: *start,
-                                        groups: groups_of(t),
+                                        groups: groups_of(t, &rt.keys),
                                     })
                                     .collect()
                             }),
@@ -249,6 +267,7 @@ impl Engine {
             }
             let mut descs = BTreeMap::new();
             let mut states = std::collections::HashMap::new();
+            let mut keys = KeyInterner::new();
             for st in &s.states {
                 // Every query of a state has the state's filter.
                 let filter = st
@@ -279,9 +298,9 @@ impl Engine {
                         panes: st
                             .panes
                             .iter()
-                            .map(|p| (p.start, table_of(&p.groups)))
+                            .map(|p| (p.start, table_of(&p.groups, &mut keys)))
                             .collect(),
-                        running: table_of(&st.running),
+                        running: table_of(&st.running, &mut keys),
                         matched: st.matched,
                         dropped: st.dropped,
                     },
@@ -326,6 +345,8 @@ impl Engine {
                 .map_err(|m| mismatch(format!("stream `{}`: {m}", s.name)))?;
             rt.interned_after_sweep = interner.len();
             rt.interner = interner;
+            rt.keys_after_sweep = keys.len();
+            rt.keys = keys;
             rt.state_descs = descs;
             rt.states = states;
             rt.aggs = aggs;
@@ -443,6 +464,62 @@ mod tests {
         second.flush(&mut got);
         let json = serde_json::to_value(&got).unwrap();
         assert_eq!(json[0]["values"]["n"], 4, "{json}");
+    }
+
+    #[test]
+    fn group_keys_keep_their_identity_across_a_restore() {
+        // Keys are saved as values: after a restore, new keys get fresh ids
+        // and old keys find their restored groups.
+        const SQL: &str = "CREATE STREAM s WITH (format = 'json');
+            CREATE QUERY g AS SELECT k, count(*) AS n FROM s GROUP BY k;";
+        let rows = |vs: &[&str]| -> Vec<u8> {
+            vs.iter()
+                .map(|v| format!("{{\"k\": \"{v}\"}}\n"))
+                .collect::<String>()
+                .into_bytes()
+        };
+        let mut first = Engine::new();
+        first.execute(SQL).unwrap();
+        let mut sink: Vec<QueryResult> = Vec::new();
+        first
+            .push_lines("s", &mut Origin::new("f"), &rows(&["x", "y"]), 0, &mut sink)
+            .unwrap();
+        let json = serde_json::to_string(&first.checkpoint()).unwrap();
+        assert!(json.contains("\"key\":[\"x\"]"), "{json}");
+        let mut second = Engine::new();
+        second.execute(SQL).unwrap();
+        second
+            .restore(&serde_json::from_str(&json).unwrap())
+            .unwrap();
+        second
+            .push_lines(
+                "s",
+                &mut Origin::new("f"),
+                &rows(&["z", "x", "w", "y", "x"]),
+                0,
+                &mut sink,
+            )
+            .unwrap();
+        let mut got: Vec<QueryResult> = Vec::new();
+        second.flush(&mut got);
+        let json = serde_json::to_value(&got).unwrap();
+        let counts: Vec<(String, i64)> = json
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["group"]["k"].as_str().unwrap().to_string(),
+                    r["values"]["n"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        let expect = [("w", 1), ("x", 3), ("y", 2), ("z", 1)];
+        assert_eq!(
+            counts,
+            expect.map(|(k, n)| (k.to_string(), n)).to_vec(),
+            "{json}"
+        );
     }
 
     #[test]

@@ -10,10 +10,10 @@
 use super::aggregate::Acc;
 use super::decode::{self, CsvHeader, FieldSet, LogDecoder, LogScratch, YearContext};
 use super::eval::{EvalShape, Evaluator};
-use super::intern::{Interner, ValueId, NO_ID};
+use super::intern::{Interner, KeyId, KeyInterner, ValueId, NO_ID};
 use super::limits::Limits;
 use super::result::{QueryResult, ResultBody, ResultSink};
-use super::state::{AggState, KeyCombos};
+use super::state::{AggState, GroupTable, KeyCombos};
 use super::window::{close_windows, emit_running, AggRuntime};
 use crate::diagnostic::Diagnostic;
 use crate::parser::ast::DataType;
@@ -181,6 +181,10 @@ pub struct StreamRuntime {
     pub(super) interner: Interner,
     /// Live ids after the last sweep of the interner.
     pub(super) interned_after_sweep: usize,
+    /// Ids of group keys: the group tables of `states` are keyed by them.
+    pub(super) keys: KeyInterner,
+    /// Live key ids after the last sweep of `keys`.
+    pub(super) keys_after_sweep: usize,
     /// The plan is stale: queries were registered without rebuilding it.
     dirty: bool,
     /// For the log formats, the line decoder compiled for `plan`.
@@ -228,6 +232,8 @@ impl StreamRuntime {
             rejects: VecDeque::new(),
             interner: Interner::new(),
             interned_after_sweep: 0,
+            keys: KeyInterner::new(),
+            keys_after_sweep: 0,
             dirty: false,
             max_groups: limits.max_groups_per_state,
         })
@@ -431,15 +437,37 @@ impl StreamRuntime {
             })
         };
         let mut ids: Vec<Vec<ValueId>> = Vec::with_capacity(decoded.len());
-        let accepted: Vec<Vec<(usize, i64)>> = decoded
-            .iter()
-            .map(|d| {
-                let mut part_ids = Vec::new();
-                let acc = self.apply(&plan, d, origin, years.as_ref(), sink, &mut part_ids);
-                ids.push(part_ids);
-                acc
+        // Group keys are interned beside phase 2a (on another thread when
+        // the batch is large), in input order, for every decoded record.
+        let mut key_interner = std::mem::take(&mut self.keys);
+        let mut phase_2a = |rt: &mut StreamRuntime| -> Vec<Vec<(usize, i64)>> {
+            decoded
+                .iter()
+                .map(|d| {
+                    let mut part_ids = Vec::new();
+                    let acc = rt.apply(&plan, d, origin, years.as_ref(), sink, &mut part_ids);
+                    ids.push(part_ids);
+                    acc
+                })
+                .collect()
+        };
+        let intern_all = |keys: &mut KeyInterner| -> Vec<PartKeys> {
+            decoded
+                .iter()
+                .map(|d| intern_keys(&plan, &plan_eval, d, keys))
+                .collect()
+        };
+        let (accepted, keys) = if decoded.len() > 1 {
+            std::thread::scope(|s| {
+                let h = s.spawn(|| intern_all(&mut key_interner));
+                let accepted = phase_2a(self);
+                (accepted, h.join().expect("key interning panicked"))
             })
-            .collect();
+        } else {
+            let keys = intern_all(&mut key_interner);
+            (phase_2a(self), keys)
+        };
+        self.keys = key_interner;
         let total: usize = accepted.iter().map(Vec::len).sum();
         // Phase 2b: aggregation. States are independent, so they are split
         // over threads; each walks the accepted records in input order.
@@ -459,15 +487,15 @@ impl StreamRuntime {
                 let first = it.next().unwrap_or_default();
                 let handles: Vec<_> = it
                     .map(|g| {
-                        let (plan, pe, decoded, accepted, ids) =
-                            (&plan, &*plan_eval, &decoded, &accepted, &ids);
+                        let (plan, pe, decoded, accepted, ids, keys) =
+                            (&plan, &*plan_eval, &decoded, &accepted, &ids, &keys);
                         s.spawn(move || {
-                            update_states(plan, pe, decoded, accepted, ids, g, max_groups)
+                            update_states(plan, pe, decoded, accepted, ids, keys, g, max_groups)
                         })
                     })
                     .collect();
                 let mut n = update_states(
-                    &plan, &plan_eval, &decoded, &accepted, &ids, first, max_groups,
+                    &plan, &plan_eval, &decoded, &accepted, &ids, &keys, first, max_groups,
                 );
                 for h in handles {
                     n += h.join().expect("aggregation worker panicked");
@@ -481,6 +509,7 @@ impl StreamRuntime {
                 &decoded,
                 &accepted,
                 &ids,
+                &keys,
                 groups.into_iter().flatten().collect(),
                 max_groups,
             )
@@ -610,6 +639,7 @@ impl StreamRuntime {
             count: 0,
         };
         let states = &self.states;
+        let keys = &self.keys;
         let mut windowed: Vec<&mut AggRuntime> = self
             .aggs
             .values_mut()
@@ -619,7 +649,7 @@ impl StreamRuntime {
             for q in qs.iter_mut() {
                 let w = q.agg().window.expect("windowed");
                 let state = states.get(&q.state).expect("state exists");
-                close_windows(q, w, state, watermark, sink);
+                close_windows(q, w, state, keys, watermark, sink);
             }
         };
         if windowed.len() >= PARALLEL_MIN_QUERIES {
@@ -661,6 +691,23 @@ impl StreamRuntime {
         if self.interner.len() >= (2 * self.interned_after_sweep).max(SWEEP_MIN_IDS) {
             self.sweep_interner();
         }
+        if self.keys.len() >= (2 * self.keys_after_sweep).max(SWEEP_MIN_IDS) {
+            self.sweep_keys();
+        }
+    }
+
+    /// Frees the group keys that no group table holds any more.
+    fn sweep_keys(&mut self) {
+        let mut live = vec![false; self.keys.id_bound()];
+        for st in self.states.values() {
+            for table in st.panes.values().chain([&st.running]) {
+                for g in table.groups() {
+                    live[g.key as usize] = true;
+                }
+            }
+        }
+        self.keys.retain(&live);
+        self.keys_after_sweep = self.keys.len();
     }
 
     /// Frees the interned values that no distinct set holds any more.
@@ -699,6 +746,7 @@ impl StreamRuntime {
                 emit_running(
                     q,
                     self.states.get(&q.state).expect("state exists"),
+                    &self.keys,
                     &mut counter,
                 );
             }
@@ -1060,8 +1108,8 @@ impl Engine {
         };
         let state = rt.states.get(&q.state).expect("state exists");
         match q.agg().window {
-            Some(w) => super::window::emit_open_windows(q, w, state, sink),
-            None => emit_running(q, state, sink),
+            Some(w) => super::window::emit_open_windows(q, w, state, &rt.keys, sink),
+            None => emit_running(q, state, &rt.keys, sink),
         }
         Ok(())
     }
@@ -1125,7 +1173,7 @@ fn invalid(e: crate::planner::PlanError) -> StatementError {
     }
 }
 
-/// Interned values below which the interner is not swept.
+/// Interned values (or key ids) below which an interner is not swept.
 const SWEEP_MIN_IDS: usize = 1 << 16;
 
 /// Windowed queries from which closing windows is split over threads.
@@ -1190,112 +1238,125 @@ fn balance_states(
 
 /// Phase 2b: updates the given states (plan index, state) with the accepted
 /// records of every part, in input order.
+///
+/// The loop is state-major: the records each root passed are listed first,
+/// then each state takes its records in input order. A state's current
+/// tables stay in cache while it is updated, where a record-major loop
+/// would touch every matched state's tables for every record.
+#[allow(clippy::too_many_arguments)]
 fn update_states(
     plan: &StreamPlan,
     pe: &PlanEval,
     decoded: &[Decoded<'_>],
     accepted: &[Vec<(usize, i64)>],
     ids: &[Vec<ValueId>],
+    keys: &[PartKeys],
     mut states: Vec<(usize, &mut AggState)>,
     max_groups: usize,
 ) -> u64 {
-    let mut updates = 0u64;
     if states.is_empty() {
         return 0;
     }
-    // New groups each state may still create (counting costs a look at
-    // every pane, skipped when there is no limit), and updates it refused.
-    let mut room: Vec<usize> = states
-        .iter()
-        .map(|(_, s)| match max_groups {
-            usize::MAX => usize::MAX,
-            max => max.saturating_sub(s.group_count()),
-        })
-        .collect();
-    let mut dropped = vec![0u64; states.len()];
     let width = plan.fields.len();
-    let mut combos: Vec<KeyCombos> = plan
-        .key_lists
-        .iter()
-        .map(|_| KeyCombos::default())
-        .collect();
-    let mut combo_done = vec![false; plan.key_lists.len()];
-    // Root index → positions in `states` of the states it filters.
-    let mut by_root: Vec<Vec<usize>> = Vec::new();
-    for (pos, (i, _)) in states.iter().enumerate() {
-        let root = pe.state_roots[*i];
-        if by_root.len() <= root {
-            by_root.resize(root + 1, Vec::new());
-        }
-        by_root[root].push(pos);
-    }
     let words = pe.words;
     let nd = pe.distinct_slots.len();
-    for ((d, acc), ids) in decoded.iter().zip(accepted).zip(ids) {
+    let nl = plan.key_lists.len() + 1;
+    // The roots of these states, numbered, and a mask of them.
+    let mut root_pos = vec![u32::MAX; words * 64];
+    let mut mask = vec![0u64; words];
+    let mut n_roots = 0u32;
+    for (i, _) in &states {
+        let root = pe.state_roots[*i];
+        if root_pos[root] == u32::MAX {
+            root_pos[root] = n_roots;
+            n_roots += 1;
+            mask[root / 64] |= 1 << (root % 64);
+        }
+    }
+    // Accepted records in input order (part, index among the part's
+    // accepted records, index among its decoded records, event time), and
+    // for each root the records that passed it.
+    let total: usize = accepted.iter().map(Vec::len).sum();
+    let mut recs: Vec<(u32, u32, u32, i64)> = Vec::with_capacity(total);
+    let mut postings: Vec<Vec<u32>> = vec![Vec::new(); n_roots as usize];
+    for (part, (d, acc)) in decoded.iter().zip(accepted).enumerate() {
         for (n, &(ok, ts)) in acc.iter().enumerate() {
-            let slots = &d.slots[ok * width..(ok + 1) * width];
+            let r = recs.len() as u32;
+            recs.push((part as u32, n as u32, ok as u32, ts));
             let roots = &d.roots[ok * words..(ok + 1) * words];
-            let rec_ids = &ids[n * nd..(n + 1) * nd];
-            combo_done.iter_mut().for_each(|x| *x = false);
-            // Visit only the states whose filter this record passed.
-            let matched = roots.iter().enumerate().flat_map(|(w, bits)| {
-                let mut bits = *bits;
-                std::iter::from_fn(move || {
-                    (bits != 0).then(|| {
-                        let b = bits.trailing_zeros() as usize;
-                        bits &= bits - 1;
-                        w * 64 + b
-                    })
-                })
-            });
-            for root in matched {
-                for &pos in by_root.get(root).map(Vec::as_slice).unwrap_or(&[]) {
-                    let (i, state) = &mut states[pos];
-                    updates += 1;
-                    state.matched += 1;
-                    let st = &plan.states[*i];
-                    let keys = &plan.key_lists[st.key_list];
-                    let combo = &mut combos[st.key_list];
-                    if !combo_done[st.key_list] {
-                        combo.compute(keys, slots);
-                        combo_done[st.key_list] = true;
-                    }
-                    let table = state.table_for(st.pane_ms, ts);
-                    for k in 0..combo.len() {
-                        // A full state updates only the groups it holds.
-                        if room[pos] == 0
-                            && !table.contains(combo.hashes[k], || combo.key(k, keys, slots))
-                        {
-                            dropped[pos] += 1;
-                            continue;
-                        }
-                        let held = table.len();
-                        let accs = table.group_mut(
-                            combo.hashes[k],
-                            || combo.key(k, keys, slots),
-                            &st.accs,
-                        );
-                        for (a, input) in accs.iter_mut().zip(&st.accs) {
-                            match input.slot {
-                                Some(s) if input.spec.distinct => {
-                                    let id = rec_ids[pe.distinct_index[s] as usize];
-                                    if id != NO_ID {
-                                        a.insert_distinct(id);
-                                    }
-                                }
-                                slot => a.update(slot.map(|s| &slots[s])),
-                            }
-                        }
-                        if table.len() > held {
-                            room[pos] -= 1;
-                        }
-                    }
+            for (w, (bits, m)) in roots.iter().zip(&mask).enumerate() {
+                let mut bits = bits & m;
+                while bits != 0 {
+                    let b = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    postings[root_pos[w * 64 + b] as usize].push(r);
                 }
             }
         }
     }
-    for ((_, state), d) in states.iter_mut().zip(dropped) {
-        state.dropped += d;
+    let mut updates = 0u64;
+    for (i, state) in states.iter_mut() {
+        let st = &plan.states[*i];
+        let list = &postings[root_pos[pe.state_roots[*i]] as usize];
+        updates += list.len() as u64;
+        // New groups the state may still create (counting costs a look at
+        // every pane, skipped when there is no limit).
+        let mut room = match max_groups {
+            usize::MAX => usize::MAX,
+            max => max.saturating_sub(state.group_count()),
+        };
+        let AggState {
+            panes,
+            running,
+            matched,
+            dropped,
+        } = &mut **state;
+        *matched += list.len() as u64;
+        // The pane of the previous record, which is usually the next one's.
+        let mut current: Option<(i64, &mut GroupTable)> = None;
+        for &r in list {
+            let (part, n, ok, ts) = recs[r as usize];
+            let (part, n, ok) = (part as usize, n as usize, ok as usize);
+            let table: &mut GroupTable = match st.pane_ms {
+                None => &mut *running,
+                Some(p) => {
+                    let start = ts.div_euclid(p) * p;
+                    if current.as_ref().is_none_or(|(s, _)| *s != start) {
+                        current = Some((start, panes.entry(start).or_default()));
+                    }
+                    &mut *current.as_mut().expect("pane set").1
+                }
+            };
+            let slots = &decoded[part].slots[ok * width..(ok + 1) * width];
+            let rec_ids = &ids[part][n * nd..(n + 1) * nd];
+            let part_keys = &keys[part];
+            let rec_keys = &part_keys.starts[ok * nl..(ok + 1) * nl];
+            let key_ids =
+                &part_keys.ids[rec_keys[st.key_list] as usize..rec_keys[st.key_list + 1] as usize];
+            for &key in key_ids {
+                // A full state updates only the groups it holds.
+                if room == 0 && !table.contains(key) {
+                    *dropped += 1;
+                    continue;
+                }
+                let held = table.len();
+                let accs = table.group_mut(key, &st.accs);
+                for (a, input) in accs.iter_mut().zip(&st.accs) {
+                    match input.slot {
+                        Some(s) if input.spec.distinct => {
+                            let id = rec_ids[pe.distinct_index[s] as usize];
+                            if id != NO_ID {
+                                a.insert_distinct(id);
+                            }
+                        }
+                        slot => a.update(slot.map(|s| &slots[s])),
+                    }
+                }
+                if table.len() > held {
+                    room -= 1;
+                }
+            }
+        }
     }
     updates
 }
@@ -1348,6 +1409,53 @@ fn split_lines(data: &[u8], n: usize) -> Vec<&[u8]> {
     parts
 }
 
+/// The interned group keys of one part's decoded records (interned beside
+/// phase 2a), read by phase 2b.
+#[derive(Default)]
+struct PartKeys {
+    /// Per decoded record, `key_lists + 1` offsets into `ids`: the keys of
+    /// key list `k` are `ids[starts[k]..starts[k + 1]]`. Empty for the key
+    /// lists of states whose filter the record failed, and when an array
+    /// grouped on is empty.
+    starts: Vec<u32>,
+    /// Key ids ([`KeyInterner`]).
+    ids: Vec<KeyId>,
+}
+
+/// Interns the group keys of one part's decoded records, in input order:
+/// for each record, the keys of each key list that a state whose filter the
+/// record passed groups by. Late records are included (their ids are swept
+/// when no table holds them).
+fn intern_keys(
+    plan: &StreamPlan,
+    pe: &PlanEval,
+    d: &Decoded<'_>,
+    keys: &mut KeyInterner,
+) -> PartKeys {
+    let width = plan.fields.len();
+    let words = pe.words;
+    let n = d.roots.len() / words;
+    let mut out = PartKeys {
+        starts: Vec::with_capacity(n * (plan.key_lists.len() + 1)),
+        ids: Vec::with_capacity(n),
+    };
+    let mut combos = KeyCombos::default();
+    for ok in 0..n {
+        let slots = &d.slots[ok * width..(ok + 1) * width];
+        let roots = &d.roots[ok * words..(ok + 1) * words];
+        for (kl, slot_list) in plan.key_lists.iter().enumerate() {
+            out.starts.push(out.ids.len() as u32);
+            let mask = &pe.key_list_roots[kl * words..(kl + 1) * words];
+            if roots.iter().zip(mask).any(|(r, m)| r & m != 0) {
+                combos.compute(slot_list, slots);
+                combos.intern_into(slot_list, slots, keys, &mut out.ids);
+            }
+        }
+        out.starts.push(out.ids.len() as u32);
+    }
+    out
+}
+
 /// What phase 1 found out about one line.
 enum RecStatus<'a> {
     /// An empty or all-blank line: skipped, not counted.
@@ -1398,6 +1506,10 @@ struct PlanEval {
     distinct_slots: Vec<usize>,
     /// Slot → its index in `distinct_slots` (`u32::MAX` if not there).
     distinct_index: Vec<u32>,
+    /// Per key list, `words` words of root bits: the filters of the states
+    /// grouping by it. A record's keys of a list are interned when one of
+    /// them holds.
+    key_list_roots: Vec<u64>,
 }
 
 impl PlanEval {
@@ -1434,7 +1546,12 @@ impl PlanEval {
         for (j, s) in distinct_slots.iter().enumerate() {
             distinct_index[*s] = j as u32;
         }
+        let mut key_list_roots = vec![0u64; plan.key_lists.len() * words];
+        for (st, root) in plan.states.iter().zip(&state_roots) {
+            key_list_roots[st.key_list * words + root / 64] |= 1 << (root % 64);
+        }
         PlanEval {
+            key_list_roots,
             shape,
             state_roots,
             filter_roots,

@@ -1,4 +1,5 @@
-//! Interned values of `count(DISTINCT …)` arguments.
+//! Interned values of `count(DISTINCT …)` arguments, and interned group
+//! keys ([`KeyInterner`], by which group tables are keyed).
 //!
 //! A stream's [`Interner`] gives every distinct argument value a small
 //! integer id, once per record however many states count it. Distinct sets
@@ -157,9 +158,129 @@ impl Interner {
     }
 }
 
+/// An interned group key's id ([`KeyInterner`]).
+pub type KeyId = u32;
+
+/// Group keys (lists of values) and their ids.
+///
+/// A stream's group tables are keyed by these ids: a key is interned once per
+/// record and key list (phase 2a), and every state that groups the record
+/// then probes its table with a `u32`. Keys are equal when their values are
+/// ([`Value`]'s `==`, so `5.0` is `5`); an id keeps the values of the first
+/// record that interned it, which is the form results show. Ids no table
+/// refers to any more are reclaimed by [`KeyInterner::retain`].
+#[derive(Clone, Debug, Default)]
+pub struct KeyInterner {
+    /// Ids, hashed by their key's hash.
+    table: hashbrown::HashTable<KeyId>,
+    /// Id → (hash, key values); `None` for a free id.
+    keys: Vec<Option<(u64, Box<[OwnedValue]>)>>,
+    /// Free ids, reused first.
+    free: Vec<KeyId>,
+}
+
+impl KeyInterner {
+    /// An empty interner.
+    pub fn new() -> KeyInterner {
+        KeyInterner::default()
+    }
+
+    /// The id of the key whose values `key()` yields and whose hash
+    /// ([`crate::value_map::hash_values`]) is `hash`, assigned when new.
+    #[inline]
+    pub fn intern<'v, 'a: 'v, I>(&mut self, hash: u64, key: impl Fn() -> I) -> KeyId
+    where
+        I: Iterator<Item = &'v Value<'a>>,
+    {
+        // Keys of different lengths can hash alike (a trailing `NULL` may
+        // add nothing to the hash), and keys of every key list share ids.
+        let len = key().count();
+        let keys = &mut self.keys;
+        let entry = self.table.entry(
+            hash,
+            |id| match &keys[*id as usize] {
+                Some((h, k)) => {
+                    *h == hash
+                        && k.len() == len
+                        && k.iter().zip(key()).all(|(a, b)| same_value(a, b))
+                }
+                None => false,
+            },
+            |id| keys[*id as usize].as_ref().map_or(0, |(h, _)| *h),
+        );
+        match entry {
+            hashbrown::hash_table::Entry::Occupied(e) => *e.get(),
+            hashbrown::hash_table::Entry::Vacant(slot) => {
+                let value = Some((hash, key().map(|v| v.to_owned_value()).collect()));
+                let id = match self.free.pop() {
+                    Some(id) => {
+                        keys[id as usize] = value;
+                        id
+                    }
+                    None => {
+                        keys.push(value);
+                        KeyId::try_from(keys.len() - 1).expect("fewer than 2^32 keys")
+                    }
+                };
+                slot.insert(id);
+                id
+            }
+        }
+    }
+
+    /// The values of a live id (empty for a free one).
+    #[inline]
+    pub fn key(&self, id: KeyId) -> &[OwnedValue] {
+        self.keys
+            .get(id as usize)
+            .and_then(|k| k.as_ref())
+            .map_or(&[], |(_, k)| &k[..])
+    }
+
+    /// Number of live ids.
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// True when no key is interned.
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// One past the largest id handed out (the length a `live` mask needs).
+    pub fn id_bound(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Frees every id for which `live` is false (ids beyond `live`'s length
+    /// are freed too). Freed ids are reused for new keys.
+    pub fn retain(&mut self, live: &[bool]) {
+        let keys = &mut self.keys;
+        let free = &mut self.free;
+        self.table.retain(|id| {
+            let keep = live.get(*id as usize).copied().unwrap_or(false);
+            if !keep {
+                keys[*id as usize] = None;
+                free.push(*id);
+            }
+            keep
+        });
+    }
+}
+
+/// Grouping equality ([`Value`]'s `==`), with the common cases first.
+#[inline]
+pub fn same_value(a: &Value<'_>, b: &Value<'_>) -> bool {
+    match (a, b) {
+        (Value::Str(x), Value::Str(y)) => x.as_bytes() == y.as_bytes(),
+        (Value::Int(x), Value::Int(y)) => x == y,
+        _ => a == b,
+    }
+}
+
 /// Spreads an id over 64 bits for hash tables.
 #[inline]
-fn id_hash(id: ValueId) -> u64 {
+pub fn id_hash(id: ValueId) -> u64 {
     (id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
@@ -297,6 +418,37 @@ mod tests {
         let c = intern(&mut i, Value::Str("c".into()));
         assert_eq!(c, a, "a freed id is reused");
         assert_eq!(i.value(c), Some(&Value::Str("c".into())));
+    }
+
+    #[test]
+    fn keys_intern_by_value_and_are_reclaimed() {
+        use crate::value_map::hash_values;
+        let mut keys = KeyInterner::new();
+        let mut intern = |k: &[Value<'_>]| keys.intern(hash_values(k.iter()), || k.iter());
+        let a = intern(&[Value::Str("a".into()), Value::Int(5)]);
+        let b = intern(&[Value::Str("a".into()), Value::Int(6)]);
+        assert_ne!(a, b);
+        assert_eq!(intern(&[Value::Str("a".into()), Value::Float(5.0)]), a);
+        let empty = intern(&[]);
+        assert_eq!(intern(&[]), empty);
+        assert_eq!(keys.len(), 3);
+        // Same hash, other length: still another key.
+        let x = [Value::Float(2.5)];
+        let xn = [Value::Float(2.5), Value::Null];
+        let short = keys.intern(hash_values(x.iter()), || x.iter());
+        let long = keys.intern(hash_values(x.iter()), || xn.iter());
+        assert_ne!(short, long);
+        assert_eq!(keys.key(long).len(), 2);
+        assert_eq!(keys.key(a), &[Value::Str("a".into()), Value::Int(5)]);
+        let mut live = vec![true; keys.id_bound()];
+        live[a as usize] = false;
+        keys.retain(&live);
+        assert_eq!(keys.len(), 4);
+        assert!(keys.key(a).is_empty());
+        let one = [Value::Int(1)];
+        let c = keys.intern(hash_values(one.iter()), || one.iter());
+        assert_eq!(c, a, "a freed id is reused");
+        assert_eq!(keys.key(c), &[Value::Int(1)]);
     }
 
     #[test]

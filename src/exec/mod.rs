@@ -3,7 +3,8 @@
 //! - [`decode`]: JSON-lines and CSV decoders that extract only needed fields.
 //! - [`eval`]: evaluates the shared predicate graph per record.
 //! - [`aggregate`]: mergeable, serializable partial aggregates.
-//! - [`intern`]: ids of `count(DISTINCT)` argument values, and sets of them.
+//! - [`intern`]: ids of `count(DISTINCT)` argument values, sets of them, and
+//!   ids of group keys.
 //! - [`state`]: group tables, panes, group-key computation.
 //! - [`window`]: closing windows from panes; HAVING, ORDER BY, LIMIT.
 //! - [`result`]: results and sinks.

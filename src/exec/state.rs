@@ -1,31 +1,27 @@
 //! Aggregation state: groups of partial aggregates, in panes or running.
 //!
-//! A [`GroupTable`] maps a group key to its accumulators. It is probed with a
-//! hash computed once per record and key list ([`KeyCombos`]) and with
-//! borrowed key values, so a record that hits an existing group allocates
-//! nothing. An [`AggState`] holds one table per pane (windowed states) or one
-//! running table.
+//! A [`GroupTable`] maps a group key to its accumulators. Keys are interned
+//! per stream ([`KeyInterner`]) once per record and key list, so a table is
+//! probed with a `u32` id: no key hashing, no string comparison and no
+//! allocation when the record hits an existing group. Key values are looked
+//! up from ids only when results are produced. An [`AggState`] holds one
+//! table per pane (windowed states) or one running table.
 
 use super::aggregate::Acc;
+use super::intern::{id_hash, KeyId, KeyInterner};
 use crate::planner::AccInput;
-use crate::value::{OwnedValue, Value};
+use crate::value::Value;
 use crate::value_map::hash_values;
 use std::collections::BTreeMap;
 
-/// One group: its key and its accumulators.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+/// One group: its key's id and its accumulators.
+#[derive(Clone, Debug)]
 pub struct Group {
-    /// The key values, in the state's key order.
-    pub key: Box<[OwnedValue]>,
+    /// The key, an id of the stream's [`KeyInterner`].
+    pub key: KeyId,
     /// The accumulators, in the state's accumulator order. May be shorter
     /// than the state's list when accumulators were added later.
     pub accs: Vec<Acc>,
-    /// The key's hash ([`hash_values`]), kept so that tables grow and panes
-    /// merge into windows without hashing keys again. Not serialized (the
-    /// hasher's seed is per process): a deserialized group gets its hash
-    /// when merged into a table ([`GroupTable::merge_group`]).
-    #[serde(skip)]
-    pub hash: u64,
 }
 
 /// Groups of one pane (or of a running state).
@@ -37,25 +33,14 @@ pub struct GroupTable {
 impl GroupTable {
     /// The accumulators of the group whose key is `key`, created when absent.
     #[inline]
-    pub fn group_mut<'v, 'a: 'v, I>(
-        &mut self,
-        hash: u64,
-        key: impl Fn() -> I,
-        accs: &[AccInput],
-    ) -> &mut Vec<Acc>
-    where
-        I: Iterator<Item = &'v Value<'a>>,
-    {
-        let entry = self.table.entry(
-            hash,
-            |g| g.key.iter().zip(key()).all(|(a, b)| same_value(a, b)),
-            |g| g.hash,
-        );
+    pub fn group_mut(&mut self, key: KeyId, accs: &[AccInput]) -> &mut Vec<Acc> {
+        let entry = self
+            .table
+            .entry(id_hash(key), |g| g.key == key, |g| id_hash(g.key));
         let g = entry
             .or_insert_with(|| Group {
-                key: key().map(|v| v.to_owned_value()).collect(),
+                key,
                 accs: accs.iter().map(|a| Acc::new(&a.spec)).collect(),
-                hash,
             })
             .into_mut();
         if g.accs.len() < accs.len() {
@@ -68,26 +53,20 @@ impl GroupTable {
 
     /// True when the table holds the group whose key is `key`.
     #[inline]
-    pub fn contains<'v, 'a: 'v, I>(&self, hash: u64, key: impl Fn() -> I) -> bool
-    where
-        I: Iterator<Item = &'v Value<'a>>,
-    {
-        self.table
-            .find(hash, |g| g.key.iter().zip(key()).all(|(a, b)| a == b))
-            .is_some()
+    pub fn contains(&self, key: KeyId) -> bool {
+        self.table.find(id_hash(key), |g| g.key == key).is_some()
     }
 
-    /// Merges a group (from another table) into this one.
-    pub fn merge_group(&mut self, key: &[OwnedValue], accs: &[Acc]) {
-        let hash = hash_values(key.iter());
+    /// Merges a group (from another table of the same stream, or restored)
+    /// into this one.
+    pub fn merge_group(&mut self, key: KeyId, accs: &[Acc]) {
         let entry = self
             .table
-            .entry(hash, |g| g.hash == hash && *g.key == *key, |g| g.hash);
+            .entry(id_hash(key), |g| g.key == key, |g| id_hash(g.key));
         let g = entry
             .or_insert_with(|| Group {
-                key: key.into(),
+                key,
                 accs: Vec::new(),
-                hash,
             })
             .into_mut();
         for (i, a) in accs.iter().enumerate() {
@@ -101,7 +80,7 @@ impl GroupTable {
     /// Merges every group of `other` into this table.
     pub fn merge_table(&mut self, other: &GroupTable) {
         for g in other.groups() {
-            self.merge_group(&g.key, &g.accs);
+            self.merge_group(g.key, &g.accs);
         }
     }
 
@@ -120,10 +99,11 @@ impl GroupTable {
         self.table.is_empty()
     }
 
-    /// Rough bytes held.
+    /// Rough bytes held (key values are held once per stream, by the
+    /// [`KeyInterner`], and not counted here).
     pub fn approx_bytes(&self) -> usize {
         self.groups()
-            .map(|g| 64 + g.key.len() * 32 + g.accs.iter().map(Acc::approx_bytes).sum::<usize>())
+            .map(|g| 48 + g.accs.iter().map(Acc::approx_bytes).sum::<usize>())
             .sum()
     }
 }
@@ -262,6 +242,20 @@ impl KeyCombos {
         self.hashes.is_empty()
     }
 
+    /// Interns every key (after [`KeyCombos::compute`] for `slots` and
+    /// `record`) and appends the ids to `out`.
+    pub fn intern_into(
+        &self,
+        slots: &[usize],
+        record: &[Value<'_>],
+        keys: &mut KeyInterner,
+        out: &mut Vec<KeyId>,
+    ) {
+        for (k, hash) in self.hashes.iter().enumerate() {
+            out.push(keys.intern(*hash, || self.key(k, slots, record)));
+        }
+    }
+
     /// The components of key `i`, resolved against the record.
     pub fn key<'r, 'a>(
         &'r self,
@@ -277,16 +271,6 @@ impl KeyCombos {
     }
 }
 
-/// Grouping equality ([`Value`]'s `==`), with the common cases first.
-#[inline]
-fn same_value(a: &Value<'_>, b: &Value<'_>) -> bool {
-    match (a, b) {
-        (Value::Str(x), Value::Str(y)) => x.as_bytes() == y.as_bytes(),
-        (Value::Int(x), Value::Int(y)) => x == y,
-        _ => a == b,
-    }
-}
-
 #[inline]
 fn pick<'r, 'a>(record: &'r [Value<'a>], slot: usize, p: u32) -> &'r Value<'a> {
     match (&record[slot], p) {
@@ -299,6 +283,7 @@ fn pick<'r, 'a>(record: &'r [Value<'a>], slot: usize, p: u32) -> &'r Value<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::value::OwnedValue;
 
     #[test]
     fn arrays_fan_out_to_distinct_elements() {
@@ -354,15 +339,15 @@ mod tests {
             })
             .collect();
         let ids = std::cell::RefCell::new(super::super::intern::Interner::new());
+        let keys = std::cell::RefCell::new(KeyInterner::new());
         let fill = |recs: &[(i64, Vec<Value>)]| {
             let mut st = AggState::default();
             for (ts, rec) in recs {
                 let k = &rec[0];
-                let accs_of = st.table_for(Some(1000), *ts).group_mut(
-                    hash_values([k]),
-                    || [k].into_iter(),
-                    &accs,
-                );
+                let key = keys
+                    .borrow_mut()
+                    .intern(hash_values([k]), || [k].into_iter());
+                let accs_of = st.table_for(Some(1000), *ts).group_mut(key, &accs);
                 for (a, input) in accs_of.iter_mut().zip(&accs) {
                     match input.slot {
                         Some(s) if input.spec.distinct => {
@@ -379,6 +364,7 @@ mod tests {
         let whole = fill(&records);
         let mut merged = fill(&records[..17]);
         merged.merge(&fill(&records[17..]));
+        let keys = &keys;
         let dump = |st: &AggState| {
             let mut v: Vec<String> = st
                 .panes
@@ -391,7 +377,7 @@ mod tests {
                             .zip([AggFunc::Count, AggFunc::Count, AggFunc::Sum])
                             .map(|(a, f)| a.finish(f))
                             .collect();
-                        format!("{p} {:?} {:?}", g.key, finals)
+                        format!("{p} {:?} {:?}", keys.borrow().key(g.key), finals)
                     })
                 })
                 .collect();
@@ -403,7 +389,7 @@ mod tests {
     }
 
     #[test]
-    fn group_lookup_by_borrowed_key() {
+    fn group_lookup_by_interned_key() {
         let accs = vec![AccInput {
             spec: crate::planner::AggSpec {
                 func: crate::parser::ast::AggFunc::Count,
@@ -413,11 +399,16 @@ mod tests {
             slot: None,
         }];
         let mut t = GroupTable::default();
+        let mut keys = KeyInterner::new();
         let k1 = Value::Str("x".into());
         let h = hash_values([&k1]);
-        t.group_mut(h, || [&k1].into_iter(), &accs)[0].update(None);
-        t.group_mut(h, || [&k1].into_iter(), &accs)[0].update(None);
+        let id = keys.intern(h, || [&k1].into_iter());
+        let k2 = Value::Str(String::from("x").into());
+        assert_eq!(keys.intern(h, || [&k2].into_iter()), id);
+        t.group_mut(id, &accs)[0].update(None);
+        t.group_mut(keys.intern(h, || [&k2].into_iter()), &accs)[0].update(None);
         assert_eq!(t.len(), 1);
+        assert_eq!(keys.key(id), &[Value::Str("x".into())]);
         let g = t.groups().next().unwrap();
         assert_eq!(
             g.accs[0].finish(crate::parser::ast::AggFunc::Count),

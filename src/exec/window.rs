@@ -8,6 +8,7 @@
 //! merge of the panes inside it.
 
 use super::aggregate::Acc;
+use super::intern::{id_hash, KeyId, KeyInterner};
 use super::result::{QueryResult, ResultBody, ResultSink, Row};
 use super::state::AggState;
 use crate::planner::query::{cmp_holds, AggQuery, OutOperand, OutPred, OutRef, Window};
@@ -50,6 +51,7 @@ pub fn close_windows(
     q: &mut AggRuntime,
     w: Window,
     state: &AggState,
+    keys: &KeyInterner,
     watermark: i64,
     sink: &mut dyn ResultSink,
 ) {
@@ -80,40 +82,40 @@ pub fn close_windows(
         let (start, end) = (s as i64, (s + size) as i64);
         // Each group's partials from every pane of the window, by reference:
         // nothing is copied until the final values are computed. Groups are
-        // matched across panes by their stored hashes.
+        // matched across panes by their key ids.
         let mut panes = state.panes.range(start..end).map(|(_, t)| t);
         let window = Some((start, end));
         match (panes.next(), panes.next()) {
             (None, _) => {}
             (Some(only), None) => finish_groups(
                 q,
-                only.groups().map(|g| (&g.key[..], vec![&g.accs[..]])),
+                only.groups().map(|g| (keys.key(g.key), vec![&g.accs[..]])),
                 window,
                 sink,
             ),
             (Some(first), Some(second)) => {
-                type Merged<'g> = (u64, &'g [OwnedValue], Vec<&'g [Acc]>);
+                type Merged<'g> = (KeyId, Vec<&'g [Acc]>);
                 let mut merged: hashbrown::HashTable<Merged<'_>> =
                     hashbrown::HashTable::with_capacity(first.len());
                 for t in [first, second].into_iter().chain(panes) {
                     for g in t.groups() {
                         match merged.entry(
-                            g.hash,
-                            |(h, k, _)| *h == g.hash && *k == &g.key[..],
-                            |(h, _, _)| *h,
+                            id_hash(g.key),
+                            |(k, _)| *k == g.key,
+                            |(k, _)| id_hash(*k),
                         ) {
                             hashbrown::hash_table::Entry::Occupied(mut e) => {
-                                e.get_mut().2.push(&g.accs[..])
+                                e.get_mut().1.push(&g.accs[..])
                             }
                             hashbrown::hash_table::Entry::Vacant(e) => {
-                                e.insert((g.hash, &g.key[..], vec![&g.accs[..]]));
+                                e.insert((g.key, vec![&g.accs[..]]));
                             }
                         }
                     }
                 }
                 finish_groups(
                     q,
-                    merged.into_iter().map(|(_, k, parts)| (k, parts)),
+                    merged.into_iter().map(|(k, parts)| (keys.key(k), parts)),
                     window,
                     sink,
                 );
@@ -129,7 +131,13 @@ pub fn close_windows(
 /// Emits the current values of every window of `q` that is still open (not
 /// yet closed by the watermark) and has data: partial results, for queries
 /// that show progress before a window is final (`EMIT EVERY`).
-pub fn emit_open_windows(q: &AggRuntime, w: Window, state: &AggState, sink: &mut dyn ResultSink) {
+pub fn emit_open_windows(
+    q: &AggRuntime,
+    w: Window,
+    state: &AggState,
+    keys: &KeyInterner,
+    sink: &mut dyn ResultSink,
+) {
     let (size, slide) = (w.size_ms as i128, w.slide_ms as i128);
     let lo = (q.next_start as i128).max(q.first_start as i128);
     let mut starts: BTreeSet<i128> = BTreeSet::new();
@@ -149,24 +157,34 @@ pub fn emit_open_windows(q: &AggRuntime, w: Window, state: &AggState, sink: &mut
     }
     for s in starts {
         let (start, end) = (s as i64, i64::try_from(s + size).unwrap_or(i64::MAX));
-        let mut merged: hashbrown::HashMap<&[OwnedValue], Vec<&[Acc]>> = hashbrown::HashMap::new();
+        let mut merged: hashbrown::HashMap<KeyId, Vec<&[Acc]>> = hashbrown::HashMap::new();
         for (_, t) in state.panes.range(start..end) {
             for g in t.groups() {
-                merged.entry(&g.key[..]).or_default().push(&g.accs[..]);
+                merged.entry(g.key).or_default().push(&g.accs[..]);
             }
         }
-        finish_groups(q, merged.into_iter(), Some((start, end)), sink);
+        finish_groups(
+            q,
+            merged.into_iter().map(|(k, parts)| (keys.key(k), parts)),
+            Some((start, end)),
+            sink,
+        );
     }
 }
 
 /// Emits the current running totals of `q`.
-pub fn emit_running(q: &AggRuntime, state: &AggState, sink: &mut dyn ResultSink) {
+pub fn emit_running(
+    q: &AggRuntime,
+    state: &AggState,
+    keys: &KeyInterner,
+    sink: &mut dyn ResultSink,
+) {
     finish_groups(
         q,
         state
             .running
             .groups()
-            .map(|g| (&g.key[..], vec![&g.accs[..]])),
+            .map(|g| (keys.key(g.key), vec![&g.accs[..]])),
         None,
         sink,
     );
