@@ -17,15 +17,102 @@ pub type ValueId = u32;
 /// Marks a record whose argument is `NULL` (not counted).
 pub const NO_ID: ValueId = u32::MAX;
 
+/// Interned things of type `T` and their `u32` ids: the storage shared by
+/// [`Interner`] and [`KeyInterner`]. Ids are handed out densely, freed ids
+/// are reused first, and each live id keeps its thing's hash.
+#[derive(Clone, Debug)]
+struct IdTable<T> {
+    /// Ids, hashed by their thing's hash.
+    table: hashbrown::HashTable<u32>,
+    /// Id → (hash, thing); `None` for a free id.
+    slots: Vec<Option<(u64, T)>>,
+    /// Free ids, reused first.
+    free: Vec<u32>,
+}
+
+impl<T> Default for IdTable<T> {
+    fn default() -> Self {
+        IdTable {
+            table: hashbrown::HashTable::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+}
+
+impl<T> IdTable<T> {
+    /// The id of the thing whose hash is `hash` and for which `same` holds;
+    /// when there is none, `make()` is stored under a new id.
+    #[inline]
+    fn intern(&mut self, hash: u64, same: impl Fn(&T) -> bool, make: impl FnOnce() -> T) -> u32 {
+        let slots = &mut self.slots;
+        let entry = self.table.entry(
+            hash,
+            |id| matches!(&slots[*id as usize], Some((h, t)) if *h == hash && same(t)),
+            |id| slots[*id as usize].as_ref().map_or(0, |(h, _)| *h),
+        );
+        match entry {
+            hashbrown::hash_table::Entry::Occupied(e) => *e.get(),
+            hashbrown::hash_table::Entry::Vacant(slot) => {
+                let value = Some((hash, make()));
+                let id = match self.free.pop() {
+                    Some(id) => {
+                        slots[id as usize] = value;
+                        id
+                    }
+                    None => {
+                        slots.push(value);
+                        u32::try_from(slots.len() - 1).expect("fewer than 2^32 ids")
+                    }
+                };
+                slot.insert(id);
+                id
+            }
+        }
+    }
+
+    /// The thing of a live id.
+    #[inline]
+    fn get(&self, id: u32) -> Option<&T> {
+        self.slots
+            .get(id as usize)
+            .and_then(|v| v.as_ref())
+            .map(|(_, v)| v)
+    }
+
+    fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    fn id_bound(&self) -> usize {
+        self.slots.len()
+    }
+
+    fn retain(&mut self, live: &[bool]) {
+        let slots = &mut self.slots;
+        let free = &mut self.free;
+        self.table.retain(|id| {
+            let keep = live.get(*id as usize).copied().unwrap_or(false);
+            if !keep {
+                slots[*id as usize] = None;
+                free.push(*id);
+            }
+            keep
+        });
+    }
+
+    fn entries(&self) -> impl Iterator<Item = (u32, &T)> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(id, v)| v.as_ref().map(|(_, v)| (id as u32, v)))
+    }
+}
+
 /// Values and their ids.
 #[derive(Clone, Debug, Default)]
 pub struct Interner {
-    /// Ids, hashed by their value's hash.
-    table: hashbrown::HashTable<ValueId>,
-    /// Id → (hash, value); `None` for a free id.
-    values: Vec<Option<(u64, OwnedValue)>>,
-    /// Free ids, reused first.
-    free: Vec<ValueId>,
+    ids: IdTable<OwnedValue>,
 }
 
 impl Interner {
@@ -38,77 +125,39 @@ impl Interner {
     /// `hash`, assigned when `v` is new.
     #[inline]
     pub fn intern(&mut self, hash: u64, v: &Value<'_>) -> ValueId {
-        let values = &mut self.values;
-        let entry = self.table.entry(
-            hash,
-            |id| matches!(&values[*id as usize], Some((h, w)) if *h == hash && w == v),
-            |id| values[*id as usize].as_ref().map_or(0, |(h, _)| *h),
-        );
-        match entry {
-            hashbrown::hash_table::Entry::Occupied(e) => *e.get(),
-            hashbrown::hash_table::Entry::Vacant(slot) => {
-                let value = Some((hash, v.to_owned_value()));
-                let id = match self.free.pop() {
-                    Some(id) => {
-                        values[id as usize] = value;
-                        id
-                    }
-                    None => {
-                        values.push(value);
-                        ValueId::try_from(values.len() - 1).expect("fewer than 2^32 values")
-                    }
-                };
-                slot.insert(id);
-                id
-            }
-        }
+        self.ids.intern(hash, |w| w == v, || v.to_owned_value())
     }
 
     /// The value of a live id.
     pub fn value(&self, id: ValueId) -> Option<&OwnedValue> {
-        self.values
-            .get(id as usize)
-            .and_then(|v| v.as_ref())
-            .map(|(_, v)| v)
+        self.ids.get(id)
     }
 
     /// Number of live ids.
     pub fn len(&self) -> usize {
-        self.table.len()
+        self.ids.len()
     }
 
     /// True when no value is interned.
     pub fn is_empty(&self) -> bool {
-        self.table.is_empty()
+        self.ids.len() == 0
     }
 
     /// Frees every id for which `live` is false (ids beyond `live`'s length
     /// are freed too). Freed ids are reused for new values.
     pub fn retain(&mut self, live: &[bool]) {
-        let values = &mut self.values;
-        let free = &mut self.free;
-        self.table.retain(|id| {
-            let keep = live.get(*id as usize).copied().unwrap_or(false);
-            if !keep {
-                values[*id as usize] = None;
-                free.push(*id);
-            }
-            keep
-        });
+        self.ids.retain(live);
     }
 
     /// One past the largest id handed out (the length a `live` mask needs).
     pub fn id_bound(&self) -> usize {
-        self.values.len()
+        self.ids.id_bound()
     }
 
     /// The live ids with their values, in id order (what a checkpoint keeps,
     /// since distinct sets are serialized as ids).
     pub fn entries(&self) -> impl Iterator<Item = (ValueId, &OwnedValue)> + '_ {
-        self.values
-            .iter()
-            .enumerate()
-            .filter_map(|(id, v)| v.as_ref().map(|(_, v)| (id as ValueId, v)))
+        self.ids.entries()
     }
 
     /// An interner that gives each value of `entries` its listed id (the
@@ -119,42 +168,42 @@ impl Interner {
         entries: impl IntoIterator<Item = (ValueId, OwnedValue)>,
         hash: impl Fn(&OwnedValue) -> u64,
     ) -> Result<Interner, String> {
-        let mut out = Interner::new();
+        let mut ids = IdTable::default();
         for (id, value) in entries {
             if id == NO_ID {
                 return Err("interned value with the reserved id".into());
             }
             let slot = id as usize;
-            if out.values.len() <= slot {
-                out.values.resize(slot + 1, None);
+            if ids.slots.len() <= slot {
+                ids.slots.resize_with(slot + 1, || None);
             }
-            if out.values[slot].is_some() {
+            if ids.slots[slot].is_some() {
                 return Err(format!("interned id {id} given twice"));
             }
             let h = hash(&value);
-            let values = &out.values;
-            if out
+            let slots = &ids.slots;
+            if ids
                 .table
                 .find(
                     h,
-                    |x| matches!(&values[*x as usize], Some((xh, w)) if *xh == h && *w == value),
+                    |x| matches!(&slots[*x as usize], Some((xh, w)) if *xh == h && *w == value),
                 )
                 .is_some()
             {
                 return Err(format!("interned value {value:?} given twice"));
             }
-            out.values[slot] = Some((h, value));
-            let values = &out.values;
-            out.table.insert_unique(h, id, |x| {
-                values[*x as usize].as_ref().map_or(0, |(h, _)| *h)
+            ids.slots[slot] = Some((h, value));
+            let slots = &ids.slots;
+            ids.table.insert_unique(h, id, |x| {
+                slots[*x as usize].as_ref().map_or(0, |(h, _)| *h)
             });
         }
-        out.free = (0..out.values.len())
+        ids.free = (0..ids.slots.len())
             .rev()
-            .filter(|i| out.values[*i].is_none())
+            .filter(|i| ids.slots[*i].is_none())
             .map(|i| i as ValueId)
             .collect();
-        Ok(out)
+        Ok(Interner { ids })
     }
 }
 
@@ -171,12 +220,7 @@ pub type KeyId = u32;
 /// refers to any more are reclaimed by [`KeyInterner::retain`].
 #[derive(Clone, Debug, Default)]
 pub struct KeyInterner {
-    /// Ids, hashed by their key's hash.
-    table: hashbrown::HashTable<KeyId>,
-    /// Id → (hash, key values); `None` for a free id.
-    keys: Vec<Option<(u64, Box<[OwnedValue]>)>>,
-    /// Free ids, reused first.
-    free: Vec<KeyId>,
+    ids: IdTable<Box<[OwnedValue]>>,
 }
 
 impl KeyInterner {
@@ -195,76 +239,38 @@ impl KeyInterner {
         // Keys of different lengths can hash alike (a trailing `NULL` may
         // add nothing to the hash), and keys of every key list share ids.
         let len = key().count();
-        let keys = &mut self.keys;
-        let entry = self.table.entry(
+        self.ids.intern(
             hash,
-            |id| match &keys[*id as usize] {
-                Some((h, k)) => {
-                    *h == hash
-                        && k.len() == len
-                        && k.iter().zip(key()).all(|(a, b)| same_value(a, b))
-                }
-                None => false,
-            },
-            |id| keys[*id as usize].as_ref().map_or(0, |(h, _)| *h),
-        );
-        match entry {
-            hashbrown::hash_table::Entry::Occupied(e) => *e.get(),
-            hashbrown::hash_table::Entry::Vacant(slot) => {
-                let value = Some((hash, key().map(|v| v.to_owned_value()).collect()));
-                let id = match self.free.pop() {
-                    Some(id) => {
-                        keys[id as usize] = value;
-                        id
-                    }
-                    None => {
-                        keys.push(value);
-                        KeyId::try_from(keys.len() - 1).expect("fewer than 2^32 keys")
-                    }
-                };
-                slot.insert(id);
-                id
-            }
-        }
+            |k| k.len() == len && k.iter().zip(key()).all(|(a, b)| same_value(a, b)),
+            || key().map(|v| v.to_owned_value()).collect(),
+        )
     }
 
     /// The values of a live id (empty for a free one).
     #[inline]
     pub fn key(&self, id: KeyId) -> &[OwnedValue] {
-        self.keys
-            .get(id as usize)
-            .and_then(|k| k.as_ref())
-            .map_or(&[], |(_, k)| &k[..])
+        self.ids.get(id).map_or(&[], |k| &k[..])
     }
 
     /// Number of live ids.
     pub fn len(&self) -> usize {
-        self.table.len()
+        self.ids.len()
     }
 
     /// True when no key is interned.
     pub fn is_empty(&self) -> bool {
-        self.table.is_empty()
+        self.ids.len() == 0
     }
 
     /// One past the largest id handed out (the length a `live` mask needs).
     pub fn id_bound(&self) -> usize {
-        self.keys.len()
+        self.ids.id_bound()
     }
 
     /// Frees every id for which `live` is false (ids beyond `live`'s length
     /// are freed too). Freed ids are reused for new keys.
     pub fn retain(&mut self, live: &[bool]) {
-        let keys = &mut self.keys;
-        let free = &mut self.free;
-        self.table.retain(|id| {
-            let keep = live.get(*id as usize).copied().unwrap_or(false);
-            if !keep {
-                keys[*id as usize] = None;
-                free.push(*id);
-            }
-            keep
-        });
+        self.ids.retain(live);
     }
 }
 
