@@ -427,42 +427,53 @@ mod tests {
         );
     }
 
+    /// Runs `sql` over records whose `field` takes the values `before`,
+    /// checkpoints (through JSON) and restores into a fresh engine, runs the
+    /// values `after`, flushes, and returns the checkpoint text and the
+    /// flushed results as JSON.
+    fn across_a_restore(
+        sql: &str,
+        field: &str,
+        before: &[&str],
+        after: &[&str],
+    ) -> (String, serde_json::Value) {
+        let rows = |vs: &[&str]| -> Vec<u8> {
+            vs.iter()
+                .map(|v| format!("{{\"{field}\": \"{v}\"}}\n"))
+                .collect::<String>()
+                .into_bytes()
+        };
+        let mut sink: Vec<QueryResult> = Vec::new();
+        let mut first = Engine::new();
+        first.execute(sql).unwrap();
+        first
+            .push_lines("s", &mut Origin::new("f"), &rows(before), 0, &mut sink)
+            .unwrap();
+        let saved = serde_json::to_string(&first.checkpoint()).unwrap();
+        let mut second = Engine::new();
+        second.execute(sql).unwrap();
+        second
+            .restore(&serde_json::from_str(&saved).unwrap())
+            .unwrap();
+        second
+            .push_lines("s", &mut Origin::new("f"), &rows(after), 0, &mut sink)
+            .unwrap();
+        let mut got: Vec<QueryResult> = Vec::new();
+        second.flush(&mut got);
+        (saved, serde_json::to_value(&got).unwrap())
+    }
+
     #[test]
     fn distinct_values_keep_their_identity_across_a_restore() {
         // The restored engine meets new values before old ones, so fresh ids
         // would collide with the ids held in the restored sets.
-        const SQL: &str = "CREATE STREAM s WITH (format = 'json');
-            CREATE QUERY d AS SELECT count(DISTINCT v) AS n FROM s;";
-        let rows = |vs: &[&str]| -> Vec<u8> {
-            vs.iter()
-                .map(|v| format!("{{\"v\": \"{v}\"}}\n"))
-                .collect::<String>()
-                .into_bytes()
-        };
-        let mut first = Engine::new();
-        first.execute(SQL).unwrap();
-        let mut sink: Vec<QueryResult> = Vec::new();
-        first
-            .push_lines("s", &mut Origin::new("f"), &rows(&["x", "y"]), 0, &mut sink)
-            .unwrap();
-        let json = serde_json::to_string(&first.checkpoint()).unwrap();
-        let mut second = Engine::new();
-        second.execute(SQL).unwrap();
-        second
-            .restore(&serde_json::from_str(&json).unwrap())
-            .unwrap();
-        second
-            .push_lines(
-                "s",
-                &mut Origin::new("f"),
-                &rows(&["z", "x", "w"]),
-                0,
-                &mut sink,
-            )
-            .unwrap();
-        let mut got: Vec<QueryResult> = Vec::new();
-        second.flush(&mut got);
-        let json = serde_json::to_value(&got).unwrap();
+        let (_, json) = across_a_restore(
+            "CREATE STREAM s WITH (format = 'json');
+             CREATE QUERY d AS SELECT count(DISTINCT v) AS n FROM s;",
+            "v",
+            &["x", "y"],
+            &["z", "x", "w"],
+        );
         assert_eq!(json[0]["values"]["n"], 4, "{json}");
     }
 
@@ -470,39 +481,14 @@ mod tests {
     fn group_keys_keep_their_identity_across_a_restore() {
         // Keys are saved as values: after a restore, new keys get fresh ids
         // and old keys find their restored groups.
-        const SQL: &str = "CREATE STREAM s WITH (format = 'json');
-            CREATE QUERY g AS SELECT k, count(*) AS n FROM s GROUP BY k;";
-        let rows = |vs: &[&str]| -> Vec<u8> {
-            vs.iter()
-                .map(|v| format!("{{\"k\": \"{v}\"}}\n"))
-                .collect::<String>()
-                .into_bytes()
-        };
-        let mut first = Engine::new();
-        first.execute(SQL).unwrap();
-        let mut sink: Vec<QueryResult> = Vec::new();
-        first
-            .push_lines("s", &mut Origin::new("f"), &rows(&["x", "y"]), 0, &mut sink)
-            .unwrap();
-        let json = serde_json::to_string(&first.checkpoint()).unwrap();
-        assert!(json.contains("\"key\":[\"x\"]"), "{json}");
-        let mut second = Engine::new();
-        second.execute(SQL).unwrap();
-        second
-            .restore(&serde_json::from_str(&json).unwrap())
-            .unwrap();
-        second
-            .push_lines(
-                "s",
-                &mut Origin::new("f"),
-                &rows(&["z", "x", "w", "y", "x"]),
-                0,
-                &mut sink,
-            )
-            .unwrap();
-        let mut got: Vec<QueryResult> = Vec::new();
-        second.flush(&mut got);
-        let json = serde_json::to_value(&got).unwrap();
+        let (saved, json) = across_a_restore(
+            "CREATE STREAM s WITH (format = 'json');
+             CREATE QUERY g AS SELECT k, count(*) AS n FROM s GROUP BY k;",
+            "k",
+            &["x", "y"],
+            &["z", "x", "w", "y", "x"],
+        );
+        assert!(saved.contains("\"key\":[\"x\"]"), "{saved}");
         let counts: Vec<(String, i64)> = json
             .as_array()
             .unwrap()
