@@ -258,11 +258,7 @@ fn rows_of(results: &[QueryResult], query: &str) -> Vec<serde_json::Map<String, 
         .filter(|r| &*r.query == query)
         .map(|r| {
             let text = match &r.body {
-                ResultBody::RawRow(raw) => raw.to_string(),
-                ResultBody::Row(_) => {
-                    let v: J = serde_json::from_str(&r.to_json()).unwrap();
-                    v["row"].to_string()
-                }
+                ResultBody::Row(row) => row.get().to_string(),
                 ResultBody::Aggregate { .. } => panic!("not a row"),
             };
             match serde_json::from_str(&text).unwrap() {

@@ -12,7 +12,7 @@ use super::decode::{self, CsvHeader, FieldSet, LogDecoder, LogScratch, YearConte
 use super::eval::{EvalShape, Evaluator};
 use super::intern::{Interner, KeyId, KeyInterner, ValueId, NO_ID};
 use super::limits::Limits;
-use super::result::{QueryResult, ResultBody, ResultSink};
+use super::result::{QueryResult, ResultBody, ResultSink, RowJson};
 use super::state::{AggState, GroupTable, KeyCombos};
 use super::window::{close_windows, emit_running, AggRuntime};
 use crate::diagnostic::Diagnostic;
@@ -20,7 +20,7 @@ use crate::parser::ast::DataType;
 use crate::parser::{self, ast::Span, Ident, Statement};
 use crate::planner::catalog::{Format, StreamDef};
 use crate::planner::graph::ScannerCache;
-use crate::planner::plan::{assign_state, build_plan, StateDesc, StateId, StreamPlan};
+use crate::planner::plan::{assign_state, build_plan, RowFields, StateDesc, StateId, StreamPlan};
 use crate::planner::query::{resolve, QueryKind, QuerySpec};
 use crate::planner::{explain, Truth};
 use crate::value::Value;
@@ -436,38 +436,35 @@ impl StreamRuntime {
                 out
             })
         };
-        let mut ids: Vec<Vec<ValueId>> = Vec::with_capacity(decoded.len());
-        // Group keys are interned beside phase 2a (on another thread when
-        // the batch is large), in input order, for every decoded record.
+        // Group keys and `count(DISTINCT)` arguments are interned beside
+        // phase 2a (on another thread when the batch is large), in input
+        // order, for every decoded record.
         let mut key_interner = std::mem::take(&mut self.keys);
+        let mut value_interner = std::mem::take(&mut self.interner);
         let mut phase_2a = |rt: &mut StreamRuntime| -> Vec<Vec<(usize, i64)>> {
             decoded
                 .iter()
-                .map(|d| {
-                    let mut part_ids = Vec::new();
-                    let acc = rt.apply(&plan, d, origin, years.as_ref(), sink, &mut part_ids);
-                    ids.push(part_ids);
-                    acc
-                })
+                .map(|d| rt.apply(&plan, d, origin, sink))
                 .collect()
         };
-        let intern_all = |keys: &mut KeyInterner| -> Vec<PartKeys> {
+        let intern_all = |keys: &mut KeyInterner, values: &mut Interner| -> Vec<PartKeys> {
             decoded
                 .iter()
-                .map(|d| intern_keys(&plan, &plan_eval, d, keys))
+                .map(|d| intern_keys(&plan, &plan_eval, d, keys, values))
                 .collect()
         };
         let (accepted, keys) = if decoded.len() > 1 {
             std::thread::scope(|s| {
-                let h = s.spawn(|| intern_all(&mut key_interner));
+                let h = s.spawn(|| intern_all(&mut key_interner, &mut value_interner));
                 let accepted = phase_2a(self);
                 (accepted, h.join().expect("key interning panicked"))
             })
         } else {
-            let keys = intern_all(&mut key_interner);
+            let keys = intern_all(&mut key_interner, &mut value_interner);
             (phase_2a(self), keys)
         };
         self.keys = key_interner;
+        self.interner = value_interner;
         let total: usize = accepted.iter().map(Vec::len).sum();
         // Phase 2b: aggregation. States are independent, so they are split
         // over threads; each walks the accepted records in input order.
@@ -487,15 +484,15 @@ impl StreamRuntime {
                 let first = it.next().unwrap_or_default();
                 let handles: Vec<_> = it
                     .map(|g| {
-                        let (plan, pe, decoded, accepted, ids, keys) =
-                            (&plan, &*plan_eval, &decoded, &accepted, &ids, &keys);
+                        let (plan, pe, decoded, accepted, keys) =
+                            (&plan, &*plan_eval, &decoded, &accepted, &keys);
                         s.spawn(move || {
-                            update_states(plan, pe, decoded, accepted, ids, keys, g, max_groups)
+                            update_states(plan, pe, decoded, accepted, keys, g, max_groups)
                         })
                     })
                     .collect();
                 let mut n = update_states(
-                    &plan, &plan_eval, &decoded, &accepted, &ids, &keys, first, max_groups,
+                    &plan, &plan_eval, &decoded, &accepted, &keys, first, max_groups,
                 );
                 for h in handles {
                     n += h.join().expect("aggregation worker panicked");
@@ -508,7 +505,6 @@ impl StreamRuntime {
                 &plan_eval,
                 &decoded,
                 &accepted,
-                &ids,
                 &keys,
                 groups.into_iter().flatten().collect(),
                 max_groups,
@@ -520,43 +516,37 @@ impl StreamRuntime {
         }
     }
 
-    /// Phase 2a, in input order: counters, rejects, lateness, filter output,
-    /// interning of `count(DISTINCT)` arguments. Returns the accepted records
-    /// (index among the decoded ones, event time); their interned values go
-    /// to `ids` ([`PlanEval::distinct_slots`] entries per accepted record,
-    /// [`NO_ID`] for `NULL`).
-    fn apply<'a>(
+    /// Phase 2a, in input order: counters, rejects, lateness and the
+    /// output of filter queries (whose rows phase 1 built). Returns the
+    /// accepted records (index among the decoded ones, event time).
+    fn apply(
         &mut self,
         plan: &StreamPlan,
-        d: &Decoded<'a>,
+        d: &Decoded<'_>,
         origin: &mut Origin,
-        years: Option<&YearContext>,
         sink: &mut dyn ResultSink,
-        ids: &mut Vec<ValueId>,
     ) -> Vec<(usize, i64)> {
-        let log = self.log.clone();
-        let mut log_scratch: Option<LogScratch> = None;
-        let width = plan.fields.len();
-        let words = self.plan_eval.words;
-        let pe = self.plan_eval.clone();
         let mut accepted = Vec::new();
         let delay = self.def.watermark_ms;
         let mut ok_index = 0usize;
         let mut out_count = 0u64;
         for rec in &d.records {
             origin.line_no += 1;
-            let (ts, line) = match &rec.status {
+            let ts = match &rec.status {
                 RecStatus::Blank => continue,
                 RecStatus::Reject(reason) => {
                     self.stats.records_in += 1;
                     self.reject(origin, rec.raw, reason.clone());
                     continue;
                 }
-                RecStatus::Ok { ts, line } => (*ts, *line),
+                RecStatus::Ok { ts, .. } => *ts,
             };
             self.stats.records_in += 1;
-            let slots = &d.slots[ok_index * width..(ok_index + 1) * width];
-            let roots = &d.roots[ok_index * words..(ok_index + 1) * words];
+            let rows_from = match ok_index {
+                0 => 0,
+                i => d.row_ends[i - 1] as usize,
+            };
+            let rows = &d.rows[rows_from..d.row_ends[ok_index] as usize];
             ok_index += 1;
             if let Some(max) = self.max_ts {
                 if ts < max.saturating_sub(delay) {
@@ -570,59 +560,11 @@ impl StreamRuntime {
                 self.max_ts = Some(ts);
             }
             self.stats.accepted += 1;
-            let hit = |root: usize| roots[root / 64] & (1 << (root % 64)) != 0;
-            for (f, root) in plan.filters.iter().zip(&pe.filter_roots) {
-                if !hit(*root) {
-                    continue;
-                }
-                let body = match &f.projection {
-                    Some(fields) => ResultBody::Row(
-                        fields
-                            .iter()
-                            .map(|(name, slot)| (name.clone(), slots[*slot].to_owned_value()))
-                            .collect(),
-                    ),
-                    None => match self.def.format {
-                        Format::Json => ResultBody::RawRow(Arc::from(line.trim())),
-                        Format::Csv => {
-                            let (_, header) = origin.csv_header.as_ref().expect("header set");
-                            match decode::csv_row_object(line, header) {
-                                Ok(obj) => ResultBody::RawRow(Arc::from(
-                                    serde_json::to_string(&obj)
-                                        .expect("object serializes")
-                                        .as_str(),
-                                )),
-                                Err(_) => continue,
-                            }
-                        }
-                        Format::Regex | Format::Syslog | Format::Ascp => {
-                            let (Some(log), Some(years)) = (&log, years) else {
-                                continue;
-                            };
-                            let scratch = log_scratch.get_or_insert_with(|| log.scratch());
-                            match log.row_object(line, years, scratch) {
-                                Ok(obj) => ResultBody::RawRow(Arc::from(
-                                    serde_json::to_string(&obj)
-                                        .expect("object serializes")
-                                        .as_str(),
-                                )),
-                                Err(_) => continue,
-                            }
-                        }
-                    },
-                };
+            for (f, row) in rows {
                 out_count += 1;
                 sink.emit(QueryResult {
-                    query: f.query.clone(),
-                    body,
-                });
-            }
-            for &s in &pe.distinct_slots {
-                let v = &slots[s];
-                ids.push(if v.is_null() {
-                    NO_ID
-                } else {
-                    self.interner.intern(hash_value(v), v)
+                    query: plan.filters[*f as usize].query.clone(),
+                    body: ResultBody::Row(row.clone()),
                 });
             }
             accepted.push((ok_index - 1, ts));
@@ -1249,7 +1191,6 @@ fn update_states(
     pe: &PlanEval,
     decoded: &[Decoded<'_>],
     accepted: &[Vec<(usize, i64)>],
-    ids: &[Vec<ValueId>],
     keys: &[PartKeys],
     mut states: Vec<(usize, &mut AggState)>,
     max_groups: usize,
@@ -1273,16 +1214,15 @@ fn update_states(
             mask[root / 64] |= 1 << (root % 64);
         }
     }
-    // Accepted records in input order (part, index among the part's
-    // accepted records, index among its decoded records, event time), and
-    // for each root the records that passed it.
+    // Accepted records in input order (part, index among its decoded
+    // records, event time), and for each root the records that passed it.
     let total: usize = accepted.iter().map(Vec::len).sum();
-    let mut recs: Vec<(u32, u32, u32, i64)> = Vec::with_capacity(total);
+    let mut recs: Vec<(u32, u32, i64)> = Vec::with_capacity(total);
     let mut postings: Vec<Vec<u32>> = vec![Vec::new(); n_roots as usize];
     for (part, (d, acc)) in decoded.iter().zip(accepted).enumerate() {
-        for (n, &(ok, ts)) in acc.iter().enumerate() {
+        for &(ok, ts) in acc {
             let r = recs.len() as u32;
-            recs.push((part as u32, n as u32, ok as u32, ts));
+            recs.push((part as u32, ok as u32, ts));
             let roots = &d.roots[ok * words..(ok + 1) * words];
             for (w, (bits, m)) in roots.iter().zip(&mask).enumerate() {
                 let mut bits = bits & m;
@@ -1315,8 +1255,8 @@ fn update_states(
         // The pane of the previous record, which is usually the next one's.
         let mut current: Option<(i64, &mut GroupTable)> = None;
         for &r in list {
-            let (part, n, ok, ts) = recs[r as usize];
-            let (part, n, ok) = (part as usize, n as usize, ok as usize);
+            let (part, ok, ts) = recs[r as usize];
+            let (part, ok) = (part as usize, ok as usize);
             let table: &mut GroupTable = match st.pane_ms {
                 None => &mut *running,
                 Some(p) => {
@@ -1328,8 +1268,8 @@ fn update_states(
                 }
             };
             let slots = &decoded[part].slots[ok * width..(ok + 1) * width];
-            let rec_ids = &ids[part][n * nd..(n + 1) * nd];
             let part_keys = &keys[part];
+            let rec_ids = &part_keys.values[ok * nd..(ok + 1) * nd];
             let rec_keys = &part_keys.starts[ok * nl..(ok + 1) * nl];
             let key_ids =
                 &part_keys.ids[rec_keys[st.key_list] as usize..rec_keys[st.key_list + 1] as usize];
@@ -1420,24 +1360,32 @@ struct PartKeys {
     starts: Vec<u32>,
     /// Key ids ([`KeyInterner`]).
     ids: Vec<KeyId>,
+    /// Per decoded record, the interned values ([`Interner`]) of the
+    /// [`PlanEval::distinct_slots`]: [`NO_ID`] for `NULL`, and when no
+    /// state whose filter the record passed counts that slot.
+    values: Vec<ValueId>,
 }
 
-/// Interns the group keys of one part's decoded records, in input order:
-/// for each record, the keys of each key list that a state whose filter the
-/// record passed groups by. Late records are included (their ids are swept
-/// when no table holds them).
+/// Interns the group keys and the `count(DISTINCT)` arguments of one
+/// part's decoded records, in input order: for each record, the keys of each
+/// key list that a state whose filter the record passed groups by, and the
+/// values such a state counts. Late records are included (their ids are
+/// swept when no table holds them).
 fn intern_keys(
     plan: &StreamPlan,
     pe: &PlanEval,
     d: &Decoded<'_>,
     keys: &mut KeyInterner,
+    values: &mut Interner,
 ) -> PartKeys {
     let width = plan.fields.len();
     let words = pe.words;
     let n = d.roots.len() / words;
+    let nd = pe.distinct_slots.len();
     let mut out = PartKeys {
         starts: Vec::with_capacity(n * (plan.key_lists.len() + 1)),
         ids: Vec::with_capacity(n),
+        values: Vec::with_capacity(n * nd),
     };
     let mut combos = KeyCombos::default();
     for ok in 0..n {
@@ -1452,6 +1400,17 @@ fn intern_keys(
             }
         }
         out.starts.push(out.ids.len() as u32);
+        for (j, &s) in pe.distinct_slots.iter().enumerate() {
+            let v = &slots[s];
+            let mask = &pe.distinct_roots[j * words..(j + 1) * words];
+            out.values.push(
+                if v.is_null() || !roots.iter().zip(mask).any(|(r, m)| r & m != 0) {
+                    NO_ID
+                } else {
+                    values.intern(hash_value(v), v)
+                },
+            );
+        }
     }
     out
 }
@@ -1484,6 +1443,11 @@ struct Decoded<'a> {
     /// Truth bits of the root predicates of the accepted lines,
     /// [`PlanEval::words`] each.
     roots: Vec<u64>,
+    /// The output of filter queries, in input order: (index into the
+    /// plan's filters, row). Rows of one shape are built once per line.
+    rows: Vec<(u32, RowJson)>,
+    /// Per accepted line, the end of its rows in `rows`.
+    row_ends: Vec<u32>,
 }
 
 /// What evaluating a plan needs beyond the plan itself, computed once when
@@ -1494,8 +1458,6 @@ struct PlanEval {
     shape: EvalShape,
     /// Root index of each state's filter, in plan order.
     state_roots: Vec<usize>,
-    /// Root index of each filter query's predicate, in plan order.
-    filter_roots: Vec<usize>,
     /// u64 words of root bits per record.
     words: usize,
     /// Node → root index (`u32::MAX` for nodes that are not roots).
@@ -1510,6 +1472,19 @@ struct PlanEval {
     /// grouping by it. A record's keys of a list are interned when one of
     /// them holds.
     key_list_roots: Vec<u64>,
+    /// Per entry of `distinct_slots`, `words` words of root bits: the
+    /// filters of the states counting it. A record's value is interned when
+    /// one of them holds.
+    distinct_roots: Vec<u64>,
+    /// Root bits of the filter queries' predicates.
+    filter_mask: Vec<u64>,
+    /// Root index → the filter queries (plan indexes) whose predicate it is.
+    filters_of_root: Vec<Vec<u32>>,
+    /// The distinct row shapes of the filter queries: the projected fields
+    /// (output name, slot), or `None` for the whole record.
+    row_shapes: Vec<Option<RowFields>>,
+    /// Per filter query (plan index), its index in `row_shapes`.
+    filter_shape: Vec<u32>,
 }
 
 impl PlanEval {
@@ -1547,14 +1522,41 @@ impl PlanEval {
             distinct_index[*s] = j as u32;
         }
         let mut key_list_roots = vec![0u64; plan.key_lists.len() * words];
+        let mut distinct_roots = vec![0u64; distinct_slots.len() * words];
         for (st, root) in plan.states.iter().zip(&state_roots) {
             key_list_roots[st.key_list * words + root / 64] |= 1 << (root % 64);
+            for a in st.accs.iter().filter(|a| a.spec.distinct) {
+                if let Some(s) = a.slot {
+                    let j = distinct_index[s] as usize;
+                    distinct_roots[j * words + root / 64] |= 1 << (root % 64);
+                }
+            }
+        }
+        let mut filter_mask = vec![0u64; words];
+        let mut filters_of_root = vec![Vec::new(); words * 64];
+        let mut row_shapes: Vec<Option<RowFields>> = Vec::new();
+        let mut filter_shape = Vec::with_capacity(plan.filters.len());
+        for (f, (filter, root)) in plan.filters.iter().zip(&filter_roots).enumerate() {
+            filter_mask[root / 64] |= 1 << (root % 64);
+            filters_of_root[*root].push(f as u32);
+            let shape = match row_shapes.iter().position(|s| *s == filter.projection) {
+                Some(i) => i,
+                None => {
+                    row_shapes.push(filter.projection.clone());
+                    row_shapes.len() - 1
+                }
+            };
+            filter_shape.push(shape as u32);
         }
         PlanEval {
             key_list_roots,
+            distinct_roots,
+            filter_mask,
+            filters_of_root,
+            row_shapes,
+            filter_shape,
             shape,
             state_roots,
-            filter_roots,
             words,
             root_index,
             default_bits,
@@ -1591,10 +1593,15 @@ impl DecodeCtx<'_> {
             records: Vec::new(),
             slots: Vec::new(),
             roots: Vec::new(),
+            rows: Vec::new(),
+            row_ends: Vec::new(),
         };
         let mut eval = Evaluator::new(&pe.shape, &plan.graph);
         let mut slots: Vec<Value<'a>> = vec![Value::Null; width];
         let mut scratch = self.log.map(|(d, _)| d.scratch());
+        // The filter queries a line matched, and its rows by shape.
+        let mut matched: Vec<u32> = Vec::new();
+        let mut built: Vec<Option<Option<RowJson>>> = vec![None; pe.row_shapes.len()];
         for raw in lines_of(part) {
             let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
             let status = self.decode_line(raw, &mut slots, &mut scratch);
@@ -1614,11 +1621,69 @@ impl DecodeCtx<'_> {
                         }
                     }
                 }
+                matched.clear();
+                let roots = &out.roots[base..];
+                for (w, (bits, m)) in roots.iter().zip(&pe.filter_mask).enumerate() {
+                    let mut bits = bits & m;
+                    while bits != 0 {
+                        matched
+                            .extend(&pe.filters_of_root[w * 64 + bits.trailing_zeros() as usize]);
+                        bits &= bits - 1;
+                    }
+                }
+                if !matched.is_empty() {
+                    matched.sort_unstable();
+                    let RecStatus::Ok { line, .. } = &status else {
+                        unreachable!("matched lines decoded")
+                    };
+                    for &f in &matched {
+                        let shape = pe.filter_shape[f as usize] as usize;
+                        let row = built[shape].get_or_insert_with(|| {
+                            self.build_row(shape, line, &slots, &mut scratch)
+                        });
+                        if let Some(row) = row {
+                            out.rows.push((f, row.clone()));
+                        }
+                    }
+                    built.iter_mut().for_each(|b| *b = None);
+                }
+                out.row_ends.push(out.rows.len() as u32);
                 out.slots.extend(slots.iter_mut().map(std::mem::take));
             }
             out.records.push(DecodedLine { raw, status });
         }
         out
+    }
+
+    /// The row of shape `shape` ([`PlanEval::row_shapes`]) of a decoded
+    /// line, or `None` when the whole record cannot be rebuilt.
+    fn build_row(
+        &self,
+        shape: usize,
+        line: &str,
+        slots: &[Value<'_>],
+        scratch: &mut Option<LogScratch>,
+    ) -> Option<RowJson> {
+        match &self.eval.row_shapes[shape] {
+            Some(fields) => Some(RowJson::from_fields(
+                fields
+                    .iter()
+                    .map(|(name, slot)| (name.as_ref(), &slots[*slot])),
+            )),
+            None => match self.format {
+                Format::Json => Some(RowJson::from_text(line.trim())),
+                Format::Csv => {
+                    let obj = decode::csv_row_object(line, self.header?).ok()?;
+                    Some(RowJson::of(&obj))
+                }
+                Format::Regex | Format::Syslog | Format::Ascp => {
+                    let (log, years) = self.log?;
+                    let scratch = scratch.get_or_insert_with(|| log.scratch());
+                    let obj = log.row_object(line, years, scratch).ok()?;
+                    Some(RowJson::of(&obj))
+                }
+            },
+        }
     }
 
     fn decode_line<'a>(

@@ -2,6 +2,7 @@
 
 use crate::value::OwnedValue;
 use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::value::RawValue;
 use std::sync::Arc;
 
 /// Named values, in output order.
@@ -28,10 +29,77 @@ pub enum ResultBody {
         /// The selected aggregates, by output name.
         values: Row,
     },
-    /// A record matched by a filter query, projected.
-    Row(Row),
-    /// A record matched by a `SELECT *` query: its JSON object text.
-    RawRow(Arc<str>),
+    /// A record matched by a filter query: the JSON object of its selected
+    /// fields (all of them for `SELECT *`).
+    Row(RowJson),
+}
+
+/// The JSON object text of one output row, built once per record and row
+/// shape and shared by every filter query that emits that shape.
+#[derive(Clone)]
+pub struct RowJson(Arc<RawValue>);
+
+impl RowJson {
+    /// Takes JSON text that is known to be valid (serializer output).
+    pub fn from_raw(raw: Box<RawValue>) -> RowJson {
+        RowJson(Arc::from(raw))
+    }
+
+    /// The object of `fields`, serialized.
+    pub fn from_fields<'a, V: Serialize + 'a>(
+        fields: impl Iterator<Item = (&'a str, &'a V)> + Clone,
+    ) -> RowJson {
+        struct Fields<I>(I);
+        impl<'a, V: Serialize + 'a, I: Iterator<Item = (&'a str, &'a V)> + Clone> Serialize for Fields<I> {
+            fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+                let mut m = ser.serialize_map(None)?;
+                for (k, v) in self.0.clone() {
+                    m.serialize_entry(k, v)?;
+                }
+                m.end()
+            }
+        }
+        RowJson::of(&Fields(fields))
+    }
+
+    /// A value that serializes as a JSON object, serialized.
+    pub fn of(object: &impl Serialize) -> RowJson {
+        RowJson::from_raw(serde_json::value::to_raw_value(object).expect("row serializes"))
+    }
+
+    /// Takes text that should be a JSON object: kept as it is when it is
+    /// valid JSON, else carried as a JSON string.
+    pub fn from_text(text: &str) -> RowJson {
+        match RawValue::from_string(text.to_owned()) {
+            Ok(raw) => RowJson::from_raw(raw),
+            Err(_) => RowJson::from_raw(
+                serde_json::value::to_raw_value(text).expect("a string serializes"),
+            ),
+        }
+    }
+
+    /// The JSON text.
+    pub fn get(&self) -> &str {
+        self.0.get()
+    }
+}
+
+impl PartialEq for RowJson {
+    fn eq(&self, other: &RowJson) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl std::fmt::Debug for RowJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.get())
+    }
+}
+
+impl Serialize for RowJson {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(ser)
+    }
 }
 
 struct Obj<'a>(&'a Row);
@@ -65,16 +133,7 @@ impl Serialize for QueryResult {
             ResultBody::Row(row) => {
                 let mut m = ser.serialize_map(Some(2))?;
                 m.serialize_entry("query", self.query.as_ref())?;
-                m.serialize_entry("row", &Obj(row))?;
-                m.end()
-            }
-            ResultBody::RawRow(raw) => {
-                let mut m = ser.serialize_map(Some(2))?;
-                m.serialize_entry("query", self.query.as_ref())?;
-                match serde_json::value::RawValue::from_string(raw.to_string()) {
-                    Ok(rv) => m.serialize_entry("row", &rv)?,
-                    Err(_) => m.serialize_entry("row", raw.as_ref())?,
-                }
+                m.serialize_entry("row", row)?;
                 m.end()
             }
         }
@@ -167,8 +226,17 @@ mod tests {
         );
         let f = QueryResult {
             query: "q".into(),
-            body: ResultBody::RawRow(r#"{"a": 1}"#.into()),
+            body: ResultBody::Row(RowJson::from_text(r#"{"a": 1}"#)),
         };
         assert_eq!(f.to_json(), r#"{"query":"q","row":{"a": 1}}"#);
+        let bad = QueryResult {
+            query: "q".into(),
+            body: ResultBody::Row(RowJson::from_text("{oops")),
+        };
+        assert_eq!(bad.to_json(), r#"{"query":"q","row":"{oops"}"#);
+        let projected = RowJson::from_fields(
+            [("n", &Value::Int(1)), ("s", &Value::Str("x\"y".into()))].into_iter(),
+        );
+        assert_eq!(projected.get(), r#"{"n":1,"s":"x\"y"}"#);
     }
 }

@@ -120,6 +120,9 @@ pub struct PlanState {
     pub pane_ms: Option<i64>,
 }
 
+/// The fields of an output row: output name and slot of each, in order.
+pub type RowFields = Vec<(Arc<str>, usize)>;
+
 /// A filter query as the executor sees it.
 #[derive(Clone, Debug)]
 pub struct PlanFilter {
@@ -128,7 +131,7 @@ pub struct PlanFilter {
     /// Node of its predicate.
     pub filter: NodeId,
     /// Output name and slot of each projected field; `None` for `SELECT *`.
-    pub projection: Option<Vec<(Arc<str>, usize)>>,
+    pub projection: Option<RowFields>,
 }
 
 /// The one plan that serves every query of a stream.

@@ -411,7 +411,36 @@ pub enum NBody {
         values: Vec<(String, V)>,
     },
     Row(Vec<(String, V)>),
-    Raw(serde_json::Value),
+}
+
+/// The fields of a JSON object's text, in their order.
+pub fn ordered_fields(text: &str) -> Vec<(String, V)> {
+    struct Fields(Vec<(String, V)>);
+    impl<'de> serde::Deserialize<'de> for Fields {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Fields, D::Error> {
+            struct Visit;
+            impl<'de> serde::de::Visitor<'de> for Visit {
+                type Value = Fields;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut m: A,
+                ) -> Result<Fields, A::Error> {
+                    let mut out = Vec::new();
+                    while let Some((k, v)) = m.next_entry::<String, serde_json::Value>()? {
+                        out.push((k, V::from_json(&v)));
+                    }
+                    Ok(Fields(out))
+                }
+            }
+            d.deserialize_map(Visit)
+        }
+    }
+    serde_json::from_str::<Fields>(text)
+        .expect("row is a JSON object")
+        .0
 }
 
 #[derive(Clone, Debug)]
@@ -437,10 +466,7 @@ impl NResult {
                 group: row(group),
                 values: row(values),
             },
-            ResultBody::Row(r) => NBody::Row(row(r)),
-            ResultBody::RawRow(raw) => {
-                NBody::Raw(serde_json::from_str(raw).expect("raw row is JSON"))
-            }
+            ResultBody::Row(r) => NBody::Row(ordered_fields(r.get())),
         };
         NResult {
             query: r.query.to_string(),
@@ -457,7 +483,6 @@ impl NResult {
                 format!("{}|A|{window:?}|{g:?}", self.query)
             }
             NBody::Row(r) => format!("{}|R|{r:?}", self.query),
-            NBody::Raw(j) => format!("{}|J|{j}", self.query),
         }
     }
 
@@ -493,7 +518,6 @@ impl NResult {
                         .all(|(a, b)| a.0 == b.0 && v_approx(&a.1, &b.1))
             }
             (NBody::Row(a), NBody::Row(b)) => a == b,
-            (NBody::Raw(a), NBody::Raw(b)) => a == b,
             _ => false,
         }
     }
@@ -737,7 +761,7 @@ pub fn eval_query(q: &CreateQuery, recs: &[&Record]) -> Vec<NResult> {
                     .iter()
                     .any(|i| matches!(i, SelectItem::Wildcard(_)))
                 {
-                    NBody::Raw(serde_json::from_str(&r.raw).expect("accepted line is JSON"))
+                    NBody::Row(ordered_fields(&r.raw))
                 } else {
                     NBody::Row(
                         sel.items
