@@ -265,6 +265,14 @@ fn main() -> Result<()> {
                     updates as f64 / accepted.max(1) as f64,
                     peak_rss_bytes().unwrap_or(0) as f64 / (1024.0 * 1024.0)
                 );
+                let p = &report.phases;
+                eprintln!(
+                    "phase_seconds decode {:.3} apply {:.3} aggregate {:.3} close {:.3}",
+                    p.decode.as_secs_f64(),
+                    p.apply.as_secs_f64(),
+                    p.aggregate.as_secs_f64(),
+                    p.close.as_secs_f64()
+                );
             }
         }
         Command::Serve {

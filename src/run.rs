@@ -59,6 +59,8 @@ pub struct RunReport {
     pub explain: String,
     /// The most recent rejected records of each stream (of the shared pass).
     pub rejects: Vec<crate::exec::Reject>,
+    /// Time spent in each phase, summed over streams (and passes).
+    pub phases: crate::exec::engine::PhaseTimes,
 }
 
 impl RunReport {
@@ -190,6 +192,7 @@ pub fn run(
         drive(&mut shared, chunk, &mut counting)?;
         for s in shared.streams() {
             report.records += s.stats().records_in;
+            report.phases.add(s.phase_times());
             report
                 .streams
                 .insert(s.def().name.clone(), s.stats().clone());
@@ -234,6 +237,7 @@ pub fn run(
                 agg.late += s.stats().late;
                 agg.results_out += s.stats().results_out;
                 agg.state_updates += s.stats().state_updates;
+                report.phases.add(s.phase_times());
             }
         }
         report.records = seen_records.values().sum();

@@ -12,6 +12,34 @@ use crate::value::{OwnedValue, Value};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 
+/// A record's aggregate argument in short form, copied out of its decoded
+/// slot so that aggregation reads a compact column: numbers and `NULL` as
+/// they are, anything else (`Other`) read from the slot itself.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum AccArg {
+    /// `NULL`.
+    Null,
+    /// An integer.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// Another kind of value: read the slot.
+    Other,
+}
+
+impl AccArg {
+    /// The short form of `v`.
+    #[inline]
+    pub fn of(v: &Value<'_>) -> AccArg {
+        match v {
+            Value::Null => AccArg::Null,
+            Value::Int(i) => AccArg::Int(*i),
+            Value::Float(f) => AccArg::Float(*f),
+            _ => AccArg::Other,
+        }
+    }
+}
+
 /// The partial state of one aggregate.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Acc {
@@ -103,6 +131,22 @@ impl Acc {
             }
             Acc::Distinct(_) => debug_assert!(false, "distinct values are interned"),
         }
+    }
+
+    /// Adds one record's argument in short form; `arg` must not be
+    /// [`AccArg::Other`] (pass the value to [`Acc::update`] instead).
+    #[inline]
+    pub fn update_arg(&mut self, arg: AccArg) {
+        let v = match arg {
+            AccArg::Null => Value::Null,
+            AccArg::Int(i) => Value::Int(i),
+            AccArg::Float(f) => Value::Float(f),
+            AccArg::Other => {
+                debug_assert!(false, "other values are read from their slot");
+                return;
+            }
+        };
+        self.update(Some(&v));
     }
 
     /// Adds the interned value `id` of a non-null argument to a

@@ -7,7 +7,7 @@
 //! rebuilt (cheaply: compiled automata are cached) and no other query's
 //! state is touched.
 
-use super::aggregate::Acc;
+use super::aggregate::{Acc, AccArg};
 use super::decode::{self, CsvHeader, FieldSet, LogDecoder, LogScratch, YearContext};
 use super::eval::{EvalShape, Evaluator};
 use super::intern::{Interner, KeyId, KeyInterner, ValueId, NO_ID};
@@ -133,6 +133,30 @@ pub struct StreamStats {
     pub state_updates: u64,
 }
 
+/// Wall-clock time a stream spent in each phase of its batches (not
+/// checkpointed: it describes this process's run, for `--stats`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct PhaseTimes {
+    /// Phase 1: decoding, predicates and filter rows.
+    pub decode: std::time::Duration,
+    /// Phase 2a: counters, lateness, filter output, interning.
+    pub apply: std::time::Duration,
+    /// Phase 2b: aggregation-state updates.
+    pub aggregate: std::time::Duration,
+    /// Closing windows and emitting their results.
+    pub close: std::time::Duration,
+}
+
+impl PhaseTimes {
+    /// Adds another stream's (or run's) times to these.
+    pub fn add(&mut self, other: &PhaseTimes) {
+        self.decode += other.decode;
+        self.apply += other.apply;
+        self.aggregate += other.aggregate;
+        self.close += other.close;
+    }
+}
+
 /// Where a batch's lines come from, and what is remembered between batches
 /// of that source (line number, CSV header).
 #[derive(Clone, Debug, Default)]
@@ -176,6 +200,7 @@ pub struct StreamRuntime {
     cache: ScannerCache,
     pub(super) max_ts: Option<i64>,
     pub(super) stats: StreamStats,
+    phase_times: PhaseTimes,
     rejects: VecDeque<Reject>,
     /// Ids of `count(DISTINCT)` argument values.
     pub(super) interner: Interner,
@@ -229,6 +254,7 @@ impl StreamRuntime {
             cache,
             max_ts: None,
             stats: StreamStats::default(),
+            phase_times: PhaseTimes::default(),
             rejects: VecDeque::new(),
             interner: Interner::new(),
             interned_after_sweep: 0,
@@ -269,6 +295,11 @@ impl StreamRuntime {
     /// The stream's counters.
     pub fn stats(&self) -> &StreamStats {
         &self.stats
+    }
+
+    /// Time spent in each phase since this runtime was created.
+    pub fn phase_times(&self) -> &PhaseTimes {
+        &self.phase_times
     }
 
     /// The most recent rejected records.
@@ -396,6 +427,7 @@ impl StreamRuntime {
                 }
             }
         }
+        let started = std::time::Instant::now();
         let plan_eval = self.plan_eval.clone();
         let log = self.log.clone();
         let years = log.as_ref().map(|d| d.years(arrival_ms));
@@ -439,32 +471,39 @@ impl StreamRuntime {
         // Group keys and `count(DISTINCT)` arguments are interned beside
         // phase 2a (on another thread when the batch is large), in input
         // order, for every decoded record.
+        let decoded_at = std::time::Instant::now();
+        self.phase_times.decode += decoded_at - started;
         let mut key_interner = std::mem::take(&mut self.keys);
-        let mut value_interner = std::mem::take(&mut self.interner);
-        let mut phase_2a = |rt: &mut StreamRuntime| -> Vec<Vec<(usize, i64)>> {
-            decoded
+        let mut phase_2a = |rt: &mut StreamRuntime| {
+            let accepted: Vec<Vec<(usize, i64)>> = decoded
                 .iter()
                 .map(|d| rt.apply(&plan, d, origin, sink))
-                .collect()
+                .collect();
+            let values: Vec<PartValues> = decoded
+                .iter()
+                .map(|d| intern_values(&plan, &plan_eval, d, &mut rt.interner))
+                .collect();
+            (accepted, values)
         };
-        let intern_all = |keys: &mut KeyInterner, values: &mut Interner| -> Vec<PartKeys> {
+        let intern_all = |keys: &mut KeyInterner| -> Vec<PartKeys> {
             decoded
                 .iter()
-                .map(|d| intern_keys(&plan, &plan_eval, d, keys, values))
+                .map(|d| intern_keys(&plan, &plan_eval, d, keys))
                 .collect()
         };
-        let (accepted, keys) = if decoded.len() > 1 {
+        let ((accepted, values), keys) = if decoded.len() > 1 {
             std::thread::scope(|s| {
-                let h = s.spawn(|| intern_all(&mut key_interner, &mut value_interner));
-                let accepted = phase_2a(self);
-                (accepted, h.join().expect("key interning panicked"))
+                let h = s.spawn(|| intern_all(&mut key_interner));
+                let done = phase_2a(self);
+                (done, h.join().expect("key interning panicked"))
             })
         } else {
-            let keys = intern_all(&mut key_interner, &mut value_interner);
+            let keys = intern_all(&mut key_interner);
             (phase_2a(self), keys)
         };
         self.keys = key_interner;
-        self.interner = value_interner;
+        let applied_at = std::time::Instant::now();
+        self.phase_times.apply += applied_at - decoded_at;
         let total: usize = accepted.iter().map(Vec::len).sum();
         // Phase 2b: aggregation. States are independent, so they are split
         // over threads; each walks the accepted records in input order.
@@ -484,15 +523,15 @@ impl StreamRuntime {
                 let first = it.next().unwrap_or_default();
                 let handles: Vec<_> = it
                     .map(|g| {
-                        let (plan, pe, decoded, accepted, keys) =
-                            (&plan, &*plan_eval, &decoded, &accepted, &keys);
+                        let (plan, pe, decoded, accepted, keys, values) =
+                            (&plan, &*plan_eval, &decoded, &accepted, &keys, &values);
                         s.spawn(move || {
-                            update_states(plan, pe, decoded, accepted, keys, g, max_groups)
+                            update_states(plan, pe, decoded, accepted, keys, values, g, max_groups)
                         })
                     })
                     .collect();
                 let mut n = update_states(
-                    &plan, &plan_eval, &decoded, &accepted, &keys, first, max_groups,
+                    &plan, &plan_eval, &decoded, &accepted, &keys, &values, first, max_groups,
                 );
                 for h in handles {
                     n += h.join().expect("aggregation worker panicked");
@@ -506,14 +545,18 @@ impl StreamRuntime {
                 &decoded,
                 &accepted,
                 &keys,
+                &values,
                 groups.into_iter().flatten().collect(),
                 max_groups,
             )
         };
         self.stats.state_updates += updates;
+        let aggregated_at = std::time::Instant::now();
+        self.phase_times.aggregate += aggregated_at - applied_at;
         if let Some(wm) = self.watermark() {
             self.close_windows(wm, sink);
         }
+        self.phase_times.close += aggregated_at.elapsed();
     }
 
     /// Phase 2a, in input order: counters, rejects, lateness and the
@@ -1192,6 +1235,7 @@ fn update_states(
     decoded: &[Decoded<'_>],
     accepted: &[Vec<(usize, i64)>],
     keys: &[PartKeys],
+    values: &[PartValues],
     mut states: Vec<(usize, &mut AggState)>,
     max_groups: usize,
 ) -> u64 {
@@ -1200,8 +1244,7 @@ fn update_states(
     }
     let width = plan.fields.len();
     let words = pe.words;
-    let nd = pe.distinct_slots.len();
-    let nl = plan.key_lists.len() + 1;
+    let parts = decoded.len();
     // The roots of these states, numbered, and a mask of them.
     let mut root_pos = vec![u32::MAX; words * 64];
     let mut mask = vec![0u64; words];
@@ -1214,22 +1257,18 @@ fn update_states(
             mask[root / 64] |= 1 << (root % 64);
         }
     }
-    // Accepted records in input order (part, index among its decoded
-    // records, event time), and for each root the records that passed it.
-    let total: usize = accepted.iter().map(Vec::len).sum();
-    let mut recs: Vec<(u32, u32, i64)> = Vec::with_capacity(total);
-    let mut postings: Vec<Vec<u32>> = vec![Vec::new(); n_roots as usize];
+    // For each root and part, the accepted records (indexes among the
+    // part's decoded records) that passed it, in input order.
+    let mut postings: Vec<Vec<u32>> = vec![Vec::new(); n_roots as usize * parts];
     for (part, (d, acc)) in decoded.iter().zip(accepted).enumerate() {
-        for &(ok, ts) in acc {
-            let r = recs.len() as u32;
-            recs.push((part as u32, ok as u32, ts));
+        for &(ok, _) in acc {
             let roots = &d.roots[ok * words..(ok + 1) * words];
             for (w, (bits, m)) in roots.iter().zip(&mask).enumerate() {
                 let mut bits = bits & m;
                 while bits != 0 {
                     let b = bits.trailing_zeros() as usize;
                     bits &= bits - 1;
-                    postings[root_pos[w * 64 + b] as usize].push(r);
+                    postings[root_pos[w * 64 + b] as usize * parts + part].push(ok as u32);
                 }
             }
         }
@@ -1237,8 +1276,9 @@ fn update_states(
     let mut updates = 0u64;
     for (i, state) in states.iter_mut() {
         let st = &plan.states[*i];
-        let list = &postings[root_pos[pe.state_roots[*i]] as usize];
-        updates += list.len() as u64;
+        let lists = &postings[root_pos[pe.state_roots[*i]] as usize * parts..][..parts];
+        let n: u64 = lists.iter().map(|l| l.len() as u64).sum();
+        updates += n;
         // New groups the state may still create (counting costs a look at
         // every pane, skipped when there is no limit).
         let mut room = match max_groups {
@@ -1251,49 +1291,53 @@ fn update_states(
             matched,
             dropped,
         } = &mut **state;
-        *matched += list.len() as u64;
+        *matched += n;
         // The pane of the previous record, which is usually the next one's.
         let mut current: Option<(i64, &mut GroupTable)> = None;
-        for &r in list {
-            let (part, ok, ts) = recs[r as usize];
-            let (part, ok) = (part as usize, ok as usize);
-            let table: &mut GroupTable = match st.pane_ms {
-                None => &mut *running,
-                Some(p) => {
-                    let start = ts.div_euclid(p) * p;
-                    if current.as_ref().is_none_or(|(s, _)| *s != start) {
-                        current = Some((start, panes.entry(start).or_default()));
-                    }
-                    &mut *current.as_mut().expect("pane set").1
-                }
-            };
-            let slots = &decoded[part].slots[ok * width..(ok + 1) * width];
-            let part_keys = &keys[part];
-            let rec_ids = &part_keys.values[ok * nd..(ok + 1) * nd];
-            let rec_keys = &part_keys.starts[ok * nl..(ok + 1) * nl];
-            let key_ids =
-                &part_keys.ids[rec_keys[st.key_list] as usize..rec_keys[st.key_list + 1] as usize];
-            for &key in key_ids {
-                // A full state updates only the groups it holds.
-                if room == 0 && !table.contains(key) {
-                    *dropped += 1;
-                    continue;
-                }
-                let held = table.len();
-                let accs = table.group_mut(key, &st.accs);
-                for (a, input) in accs.iter_mut().zip(&st.accs) {
-                    match input.slot {
-                        Some(s) if input.spec.distinct => {
-                            let id = rec_ids[pe.distinct_index[s] as usize];
-                            if id != NO_ID {
-                                a.insert_distinct(id);
-                            }
+        for (part, list) in lists.iter().enumerate() {
+            let d = &decoded[part];
+            let (part_keys, part_values) = (&keys[part], &values[part]);
+            let key_starts = &part_keys.starts[st.key_list];
+            let key_ids = &part_keys.ids[st.key_list];
+            for &ok in list {
+                let ok = ok as usize;
+                let table: &mut GroupTable = match st.pane_ms {
+                    None => &mut *running,
+                    Some(p) => {
+                        let start = d.ts[ok].div_euclid(p) * p;
+                        if current.as_ref().is_none_or(|(s, _)| *s != start) {
+                            current = Some((start, panes.entry(start).or_default()));
                         }
-                        slot => a.update(slot.map(|s| &slots[s])),
+                        &mut *current.as_mut().expect("pane set").1
                     }
-                }
-                if table.len() > held {
-                    room -= 1;
+                };
+                let rec_keys = &key_ids[key_starts[ok] as usize..key_starts[ok + 1] as usize];
+                for &key in rec_keys {
+                    // A full state updates only the groups it holds.
+                    if room == 0 && !table.contains(key) {
+                        *dropped += 1;
+                        continue;
+                    }
+                    let held = table.len();
+                    let accs = table.group_mut(key, &st.accs);
+                    for (a, input) in accs.iter_mut().zip(&st.accs) {
+                        match input.slot {
+                            None => a.update(None),
+                            Some(s) if input.spec.distinct => {
+                                let id = part_values.ids[pe.distinct_index[s] as usize][ok];
+                                if id != NO_ID {
+                                    a.insert_distinct(id);
+                                }
+                            }
+                            Some(s) => match part_keys.args[pe.arg_index[s] as usize][ok] {
+                                AccArg::Other => a.update(Some(&d.slots[ok * width + s])),
+                                arg => a.update_arg(arg),
+                            },
+                        }
+                    }
+                    if table.len() > held {
+                        room -= 1;
+                    }
                 }
             }
         }
@@ -1349,70 +1393,115 @@ fn split_lines(data: &[u8], n: usize) -> Vec<&[u8]> {
     parts
 }
 
-/// The interned group keys of one part's decoded records (interned beside
-/// phase 2a), read by phase 2b.
-#[derive(Default)]
+/// Per decoded record of one part, in columns: its interned group keys
+/// and its aggregate arguments (computed beside phase 2a, read by phase 2b).
 struct PartKeys {
-    /// Per decoded record, `key_lists + 1` offsets into `ids`: the keys of
-    /// key list `k` are `ids[starts[k]..starts[k + 1]]`. Empty for the key
-    /// lists of states whose filter the record failed, and when an array
+    /// Per key list, the offsets into `ids[list]` of each decoded record's
+    /// keys (one more than records): the keys of record `r` are
+    /// `ids[list][starts[list][r]..starts[list][r + 1]]`. Empty when no
+    /// state grouping by the list passed the record, and when an array
     /// grouped on is empty.
-    starts: Vec<u32>,
-    /// Key ids ([`KeyInterner`]).
-    ids: Vec<KeyId>,
-    /// Per decoded record, the interned values ([`Interner`]) of the
-    /// [`PlanEval::distinct_slots`]: [`NO_ID`] for `NULL`, and when no
-    /// state whose filter the record passed counts that slot.
-    values: Vec<ValueId>,
+    starts: Vec<Vec<u32>>,
+    /// Per key list, key ids ([`KeyInterner`]).
+    ids: Vec<Vec<KeyId>>,
+    /// Per [`PlanEval::arg_slots`] entry, each record's value in short form.
+    args: Vec<Vec<AccArg>>,
 }
 
-/// Interns the group keys and the `count(DISTINCT)` arguments of one
-/// part's decoded records, in input order: for each record, the keys of each
-/// key list that a state whose filter the record passed groups by, and the
-/// values such a state counts. Late records are included (their ids are
-/// swept when no table holds them).
+/// Per decoded record of one part, the interned values ([`Interner`]) of
+/// each [`PlanEval::distinct_slots`] entry: [`NO_ID`] for `NULL`, and when
+/// no state whose filter the record passed counts that slot.
+struct PartValues {
+    ids: Vec<Vec<ValueId>>,
+}
+
+/// Interns the group keys of one part's decoded records, in input order
+/// (for each record, the keys of each key list that a state whose filter
+/// the record passed groups by), and copies out the aggregate arguments.
+/// Late records are included (their ids are swept when no table holds
+/// them).
 fn intern_keys(
     plan: &StreamPlan,
     pe: &PlanEval,
     d: &Decoded<'_>,
     keys: &mut KeyInterner,
-    values: &mut Interner,
 ) -> PartKeys {
     let width = plan.fields.len();
     let words = pe.words;
-    let n = d.roots.len() / words;
-    let nd = pe.distinct_slots.len();
+    let n = d.ts.len();
     let mut out = PartKeys {
-        starts: Vec::with_capacity(n * (plan.key_lists.len() + 1)),
-        ids: Vec::with_capacity(n),
-        values: Vec::with_capacity(n * nd),
+        starts: plan
+            .key_lists
+            .iter()
+            .map(|_| Vec::with_capacity(n + 1))
+            .collect(),
+        ids: plan
+            .key_lists
+            .iter()
+            .map(|_| Vec::with_capacity(n))
+            .collect(),
+        args: pe
+            .arg_slots
+            .iter()
+            .map(|s| {
+                (0..n)
+                    .map(|ok| AccArg::of(&d.slots[ok * width + s]))
+                    .collect()
+            })
+            .collect(),
     };
     let mut combos = KeyCombos::default();
     for ok in 0..n {
         let slots = &d.slots[ok * width..(ok + 1) * width];
         let roots = &d.roots[ok * words..(ok + 1) * words];
         for (kl, slot_list) in plan.key_lists.iter().enumerate() {
-            out.starts.push(out.ids.len() as u32);
+            let ids = &mut out.ids[kl];
+            out.starts[kl].push(ids.len() as u32);
             let mask = &pe.key_list_roots[kl * words..(kl + 1) * words];
             if roots.iter().zip(mask).any(|(r, m)| r & m != 0) {
                 combos.compute(slot_list, slots);
-                combos.intern_into(slot_list, slots, keys, &mut out.ids);
+                combos.intern_into(slot_list, slots, keys, ids);
             }
         }
-        out.starts.push(out.ids.len() as u32);
-        for (j, &s) in pe.distinct_slots.iter().enumerate() {
-            let v = &slots[s];
-            let mask = &pe.distinct_roots[j * words..(j + 1) * words];
-            out.values.push(
-                if v.is_null() || !roots.iter().zip(mask).any(|(r, m)| r & m != 0) {
-                    NO_ID
-                } else {
-                    values.intern(hash_value(v), v)
-                },
-            );
-        }
+    }
+    for (starts, ids) in out.starts.iter_mut().zip(&out.ids) {
+        starts.push(ids.len() as u32);
     }
     out
+}
+
+/// Interns the `count(DISTINCT)` arguments of one part's decoded records,
+/// in input order, for the records that some state counting them passed.
+fn intern_values(
+    plan: &StreamPlan,
+    pe: &PlanEval,
+    d: &Decoded<'_>,
+    values: &mut Interner,
+) -> PartValues {
+    let width = plan.fields.len();
+    let words = pe.words;
+    let n = d.ts.len();
+    PartValues {
+        ids: pe
+            .distinct_slots
+            .iter()
+            .enumerate()
+            .map(|(j, &s)| {
+                let mask = &pe.distinct_roots[j * words..(j + 1) * words];
+                (0..n)
+                    .map(|ok| {
+                        let v = &d.slots[ok * width + s];
+                        let roots = &d.roots[ok * words..(ok + 1) * words];
+                        if v.is_null() || !roots.iter().zip(mask).any(|(r, m)| r & m != 0) {
+                            NO_ID
+                        } else {
+                            values.intern(hash_value(v), v)
+                        }
+                    })
+                    .collect()
+            })
+            .collect(),
+    }
 }
 
 /// What phase 1 found out about one line.
@@ -1440,6 +1529,8 @@ struct Decoded<'a> {
     records: Vec<DecodedLine<'a>>,
     /// Slots of the accepted lines, `fields` values each.
     slots: Vec<Value<'a>>,
+    /// Event time of each accepted line.
+    ts: Vec<i64>,
     /// Truth bits of the root predicates of the accepted lines,
     /// [`PlanEval::words`] each.
     roots: Vec<u64>,
@@ -1468,6 +1559,11 @@ struct PlanEval {
     distinct_slots: Vec<usize>,
     /// Slot → its index in `distinct_slots` (`u32::MAX` if not there).
     distinct_index: Vec<u32>,
+    /// Slots that some other aggregate reads, copied out per record in
+    /// short form ([`AccArg`]) so that phase 2b reads compact columns.
+    arg_slots: Vec<usize>,
+    /// Slot → its index in `arg_slots` (`u32::MAX` if not there).
+    arg_index: Vec<u32>,
     /// Per key list, `words` words of root bits: the filters of the states
     /// grouping by it. A record's keys of a list are interned when one of
     /// them holds.
@@ -1521,6 +1617,19 @@ impl PlanEval {
         for (j, s) in distinct_slots.iter().enumerate() {
             distinct_index[*s] = j as u32;
         }
+        let mut arg_slots: Vec<usize> = plan
+            .states
+            .iter()
+            .flat_map(|s| &s.accs)
+            .filter(|a| !a.spec.distinct)
+            .filter_map(|a| a.slot)
+            .collect();
+        arg_slots.sort_unstable();
+        arg_slots.dedup();
+        let mut arg_index = vec![u32::MAX; plan.fields.len()];
+        for (j, s) in arg_slots.iter().enumerate() {
+            arg_index[*s] = j as u32;
+        }
         let mut key_list_roots = vec![0u64; plan.key_lists.len() * words];
         let mut distinct_roots = vec![0u64; distinct_slots.len() * words];
         for (st, root) in plan.states.iter().zip(&state_roots) {
@@ -1562,6 +1671,8 @@ impl PlanEval {
             default_bits,
             distinct_slots,
             distinct_index,
+            arg_slots,
+            arg_index,
         }
     }
 }
@@ -1592,6 +1703,7 @@ impl DecodeCtx<'_> {
         let mut out = Decoded {
             records: Vec::new(),
             slots: Vec::new(),
+            ts: Vec::new(),
             roots: Vec::new(),
             rows: Vec::new(),
             row_ends: Vec::new(),
@@ -1605,7 +1717,7 @@ impl DecodeCtx<'_> {
         for raw in lines_of(part) {
             let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
             let status = self.decode_line(raw, &mut slots, &mut scratch);
-            if let RecStatus::Ok { .. } = status {
+            if let RecStatus::Ok { ts, line } = &status {
                 eval.evaluate(&plan.graph, &slots);
                 // Root bits: the defaults, corrected for the nodes that changed.
                 out.roots.extend_from_slice(&pe.default_bits);
@@ -1633,9 +1745,6 @@ impl DecodeCtx<'_> {
                 }
                 if !matched.is_empty() {
                     matched.sort_unstable();
-                    let RecStatus::Ok { line, .. } = &status else {
-                        unreachable!("matched lines decoded")
-                    };
                     for &f in &matched {
                         let shape = pe.filter_shape[f as usize] as usize;
                         let row = built[shape].get_or_insert_with(|| {
@@ -1648,6 +1757,7 @@ impl DecodeCtx<'_> {
                     built.iter_mut().for_each(|b| *b = None);
                 }
                 out.row_ends.push(out.rows.len() as u32);
+                out.ts.push(*ts);
                 out.slots.extend(slots.iter_mut().map(std::mem::take));
             }
             out.records.push(DecodedLine { raw, status });
