@@ -584,3 +584,50 @@ fn dropping_a_query_whose_aggregate_alone_read_a_field_keeps_the_plan_sound() {
         ]
     );
 }
+
+/// Regexes run only on texts holding a literal they need, found by the same
+/// automaton as the `CONTAINS` literals, one of which is the same text.
+#[test]
+fn prefiltered_regexes_match_exactly_as_without_the_filter() {
+    let mut e = engine(
+        "CREATE STREAM t (text TEXT) WITH (format = 'json');
+         CREATE QUERY has AS SELECT text FROM t WHERE text CONTAINS 'hillary';
+         CREATE QUERY word AS SELECT text FROM t WHERE text MATCHES '(?i)\\bhillary\\b';
+         CREATE QUERY tag AS SELECT text FROM t WHERE text MATCHES '#\\w+2016';",
+    );
+    assert!(e
+        .explain(None)
+        .contains("only on texts where aho-corasick finds one of 2 literal(s)"));
+    let out = push(
+        &mut e,
+        "t",
+        r##"{"text": "HILLARY won"}
+{"text": "hillary2 is one word"}
+{"text": "nothing here"}
+{"text": "#Election2016 and HiLLary"}
+{"text": "#2016 alone"}
+{"text": "Ünïcode before Hillary."}
+"##,
+    );
+    let mut got: Vec<String> = out
+        .iter()
+        .map(|r| {
+            let row: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+            format!("{} {}", r.query, row["row"]["text"].as_str().unwrap())
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "has #Election2016 and HiLLary",
+            "has HILLARY won",
+            "has hillary2 is one word",
+            "has Ünïcode before Hillary.",
+            "tag #Election2016 and HiLLary",
+            "word #Election2016 and HiLLary",
+            "word HILLARY won",
+            "word Ünïcode before Hillary.",
+        ]
+    );
+}

@@ -344,14 +344,24 @@ fn eval_scanner(sc: &FieldScanner, v: &Value<'_>, truth: &mut [Truth], patset: &
     }
     match v {
         Value::Str(s) => {
+            // Without prefilters the regexes run on every text; with them,
+            // only where the automaton found a literal some regex needs.
+            let mut candidate = !sc.regexes_prefiltered();
             if let Some(ac) = &sc.literal_automaton {
                 for m in ac.find_overlapping_iter(s.as_ref()) {
-                    for n in &sc.literal_nodes[m.pattern().as_usize()] {
-                        truth[*n as usize] = Truth::True;
+                    match sc.literal_nodes.get(m.pattern().as_usize()) {
+                        Some(nodes) => {
+                            for n in nodes {
+                                truth[*n as usize] = Truth::True;
+                            }
+                        }
+                        None => candidate = true,
                     }
                 }
             }
-            mark_regex_matches(sc, s, truth, patset);
+            if candidate {
+                mark_regex_matches(sc, s, truth, patset);
+            }
         }
         Value::Array(items) => {
             for item in items {

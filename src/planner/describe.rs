@@ -63,6 +63,9 @@ pub struct PatternScan {
     pub literals: usize,
     /// `regex-automata` patterns (for `MATCHES`).
     pub regexes: usize,
+    /// Literals the patterns need, found by the same automaton scan; the
+    /// regex search runs only on texts with one of them (0: on every text).
+    pub prefilters: usize,
     /// Predicate nodes it answers.
     pub nodes: Vec<usize>,
 }
@@ -142,6 +145,7 @@ pub fn describe(
                 field: plan.fields[sc.slot].clone(),
                 literals: sc.literals.len(),
                 regexes: sc.regexes.len(),
+                prefilters: sc.prefilters.len(),
                 nodes: sc.nodes.iter().map(|n| *n as usize).collect(),
             })
             .collect(),

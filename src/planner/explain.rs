@@ -86,9 +86,17 @@ pub fn explain(
             );
         }
         if !sc.regexes.is_empty() {
+            let filter = if sc.regexes_prefiltered() {
+                format!(
+                    ", only on texts where aho-corasick finds one of {} literal(s) they need",
+                    sc.prefilters.len()
+                )
+            } else {
+                ", on every text (some pattern needs no literal)".to_string()
+            };
             let _ = writeln!(
                 out,
-                "  pattern scan on `{f}`: one regex-automata search over {} pattern(s)",
+                "  pattern scan on `{f}`: one regex-automata search over {} pattern(s){filter}",
                 sc.regexes.len()
             );
         }

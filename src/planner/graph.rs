@@ -91,7 +91,11 @@ pub struct FieldScanner {
     pub literals: Vec<String>,
     /// Nodes per literal.
     pub literal_nodes: Vec<Vec<NodeId>>,
-    /// ASCII-case-insensitive automaton over `literals`.
+    /// Literals that the `MATCHES` patterns need ([`super::prefilter`]):
+    /// every regex has some, or this is empty. They follow `literals` in
+    /// the automaton, as pattern ids `literals.len()..`.
+    pub prefilters: Vec<String>,
+    /// ASCII-case-insensitive automaton over `literals` then `prefilters`.
     pub literal_automaton: Option<Arc<AhoCorasick>>,
     /// Exact element → literal index, for `CONTAINS` on arrays.
     pub members: HashMap<String, u32>,
@@ -101,6 +105,19 @@ pub struct FieldScanner {
     pub regex_nodes: Vec<Vec<NodeId>>,
     /// One multi-pattern regex over `regexes`.
     pub regex_set: Option<Arc<Regex>>,
+}
+
+impl FieldScanner {
+    /// The automaton's patterns: `literals`, then `prefilters`.
+    pub fn automaton_patterns(&self) -> Vec<String> {
+        [&self.literals[..], &self.prefilters[..]].concat()
+    }
+
+    /// True when the regex set runs only on texts in which the automaton
+    /// found a prefilter literal.
+    pub fn regexes_prefiltered(&self) -> bool {
+        !self.prefilters.is_empty()
+    }
 }
 
 /// Operation of a compiled compound node.
@@ -227,9 +244,13 @@ impl ScannerCache {
 
     /// Drops cached automata not used by `graph`.
     pub fn retain_used(&mut self, graph: &PredGraph) {
-        let lits: Vec<&Vec<String>> = graph.scanners.iter().map(|s| &s.literals).collect();
+        let lits: Vec<Vec<String>> = graph
+            .scanners
+            .iter()
+            .map(FieldScanner::automaton_patterns)
+            .collect();
         let res: Vec<&Vec<String>> = graph.scanners.iter().map(|s| &s.regexes).collect();
-        self.literals.retain(|k, _| lits.contains(&k));
+        self.literals.retain(|k, _| lits.contains(k));
         self.regexes.retain(|k, _| res.contains(&k));
     }
 }
@@ -391,6 +412,7 @@ impl GraphBuilder {
                 nodes: Vec::new(),
                 literals: Vec::new(),
                 literal_nodes: Vec::new(),
+                prefilters: Vec::new(),
                 literal_automaton: None,
                 members: HashMap::default(),
                 regexes: Vec::new(),
@@ -417,8 +439,20 @@ impl GraphBuilder {
             for (i, lit) in sc.literals.iter().enumerate() {
                 sc.members.insert(lit.clone(), i as u32);
             }
-            if !sc.literals.is_empty() {
-                let a = cache.literal_automaton(&sc.literals);
+            // Prefilter literals only when every regex has some: one
+            // unfiltered regex runs the set on every text anyway.
+            let needed: Option<Vec<Vec<String>>> = sc
+                .regexes
+                .iter()
+                .map(|r| super::prefilter::required_literals(r))
+                .collect();
+            if let Some(needed) = needed {
+                sc.prefilters = needed.concat();
+                sc.prefilters.sort_unstable();
+                sc.prefilters.dedup();
+            }
+            if !sc.literals.is_empty() || !sc.prefilters.is_empty() {
+                let a = cache.literal_automaton(&sc.automaton_patterns());
                 sc.literal_automaton = Some(a.map_err(|e| format!("on `{field}`: {e}"))?);
             }
             if !sc.regexes.is_empty() {

@@ -6,6 +6,8 @@
 //! - [`predicate`]: normalized predicates, so equal meanings hash equal.
 //! - [`graph`]: the hash-consed predicate DAG with per-field hash indexes and
 //!   multi-pattern scanners.
+//! - [`prefilter`]: the literals a regex needs, which let most texts skip
+//!   the regex search.
 //! - [`plan`]: the shared plan (fields, predicates, group keys, aggregation
 //!   states) and the rule for sharing state.
 //! - [`explain`]: the plan as text.
@@ -16,6 +18,7 @@ pub mod explain;
 pub mod graph;
 pub mod plan;
 pub mod predicate;
+pub mod prefilter;
 pub mod query;
 
 pub use catalog::{Format, StreamDef};
