@@ -157,6 +157,21 @@ impl PhaseTimes {
     }
 }
 
+/// How often the atoms of a stream's current plan were not false, over the
+/// first records it evaluated. Once [`TUNE_AFTER_RECORDS`] were seen, the
+/// plan's evaluation shape is rebuilt to guard each AND on its rarest
+/// child as observed ([`EvalShape::new`]); results do not change.
+#[derive(Clone, Debug, Default)]
+struct AtomHits {
+    hits: Vec<u64>,
+    records: u64,
+    tuned: bool,
+}
+
+/// Records a plan evaluates before its guards are chosen from observed
+/// atom rates.
+const TUNE_AFTER_RECORDS: u64 = 16_384;
+
 /// Where a batch's lines come from, and what is remembered between batches
 /// of that source (line number, CSV header).
 #[derive(Clone, Debug, Default)]
@@ -193,6 +208,7 @@ pub struct StreamRuntime {
     plan: Arc<StreamPlan>,
     /// Evaluation facts of `plan`, rebuilt with it.
     plan_eval: Arc<PlanEval>,
+    atom_hits: AtomHits,
     plan_version: u64,
     field_set: FieldSet,
     pub(super) states: HashMap<StateId, AggState>,
@@ -246,7 +262,8 @@ impl StreamRuntime {
             queries: BTreeMap::new(),
             state_descs: BTreeMap::new(),
             next_state: 0,
-            plan_eval: Arc::new(PlanEval::new(&plan)),
+            plan_eval: Arc::new(PlanEval::new(&plan, None)),
+            atom_hits: AtomHits::default(),
             plan: Arc::new(plan),
             plan_version: 0,
             states: HashMap::new(),
@@ -276,7 +293,8 @@ impl StreamRuntime {
         let field_set = FieldSet::new(plan.fields.clone());
         self.log = log_decoder(&self.def, &plan, &field_set)?;
         self.field_set = field_set;
-        self.plan_eval = Arc::new(PlanEval::new(&plan));
+        self.plan_eval = Arc::new(PlanEval::new(&plan, None));
+        self.atom_hits = AtomHits::default();
         self.plan = Arc::new(plan);
         self.plan_version += 1;
         Ok(())
@@ -471,6 +489,25 @@ impl StreamRuntime {
         // Group keys and `count(DISTINCT)` arguments are interned beside
         // phase 2a (on another thread when the batch is large), in input
         // order, for every decoded record.
+        if !self.atom_hits.tuned {
+            let h = &mut self.atom_hits;
+            for d in &decoded {
+                h.hits.resize(d.atom_hits.len(), 0);
+                for (total, n) in h.hits.iter_mut().zip(&d.atom_hits) {
+                    *total += u64::from(*n);
+                }
+                h.records += d.ts.len() as u64;
+            }
+            if h.records >= TUNE_AFTER_RECORDS {
+                let rates: Vec<f64> = h
+                    .hits
+                    .iter()
+                    .map(|n| *n as f64 / h.records as f64)
+                    .collect();
+                h.tuned = true;
+                self.plan_eval = Arc::new(PlanEval::new(&plan, Some(&rates)));
+            }
+        }
         let decoded_at = std::time::Instant::now();
         self.phase_times.decode += decoded_at - started;
         let mut key_interner = std::mem::take(&mut self.keys);
@@ -1539,6 +1576,9 @@ struct Decoded<'a> {
     rows: Vec<(u32, RowJson)>,
     /// Per accepted line, the end of its rows in `rows`.
     row_ends: Vec<u32>,
+    /// Per predicate node, the accepted lines for which it was an atom that
+    /// was not false.
+    atom_hits: Vec<u32>,
 }
 
 /// What evaluating a plan needs beyond the plan itself, computed once when
@@ -1584,8 +1624,9 @@ struct PlanEval {
 }
 
 impl PlanEval {
-    fn new(plan: &StreamPlan) -> PlanEval {
-        let shape = EvalShape::new(&plan.graph);
+    /// What evaluating `plan` needs; `rates` as in [`EvalShape::new`].
+    fn new(plan: &StreamPlan, rates: Option<&[f64]>) -> PlanEval {
+        let shape = EvalShape::new(&plan.graph, rates);
         let mut root_index = vec![u32::MAX; plan.graph.nodes.len()];
         let mut count = 0u32;
         let mut root = |node: u32| {
@@ -1707,6 +1748,7 @@ impl DecodeCtx<'_> {
             roots: Vec::new(),
             rows: Vec::new(),
             row_ends: Vec::new(),
+            atom_hits: Vec::new(),
         };
         let mut eval = Evaluator::new(&pe.shape, &plan.graph);
         let mut slots: Vec<Value<'a>> = vec![Value::Null; width];
@@ -1762,6 +1804,7 @@ impl DecodeCtx<'_> {
             }
             out.records.push(DecodedLine { raw, status });
         }
+        out.atom_hits = std::mem::take(&mut eval.atom_hits);
         out
     }
 

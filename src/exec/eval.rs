@@ -36,8 +36,10 @@ pub struct EvalShape {
 }
 
 impl EvalShape {
-    /// The shape of `graph`.
-    pub fn new(graph: &PredGraph) -> EvalShape {
+    /// The shape of `graph`. `rates`, when given, is how often each atom
+    /// was seen not false (per node, in `[0, 1]`), to choose guards by
+    /// (static guesses otherwise).
+    pub fn new(graph: &PredGraph, rates: Option<&[f64]>) -> EvalShape {
         let n = graph.nodes.len();
         let mut truth = vec![Truth::False; n];
         for (id, t) in &graph.consts {
@@ -48,21 +50,11 @@ impl EvalShape {
             truth[ins.node as usize] = eval_instr(graph, ins, &truth);
         }
         // Activation edges, child → parent. An AND is activated only through
-        // one guard child whose default is false (preferring the rarest kind
-        // of atom): while the guard stays false the AND is false, its default.
+        // one guard child whose default is false (the one least likely to
+        // hold): while the guard stays false the AND is false, its default.
         // OR and NOT are activated through every child. So a node that is not
         // activated always equals its default.
-        let rank = |c: u32| -> u8 {
-            use crate::planner::graph::Node;
-            use crate::planner::Atom;
-            match &graph.nodes[c as usize] {
-                Node::Atom(Atom::Contains { .. } | Atom::Matches { .. }) => 0,
-                Node::Atom(Atom::IsNull { .. }) => 1,
-                Node::Atom(Atom::Cmp { .. } | Atom::CmpFields { .. }) => 2,
-                Node::Atom(Atom::In { .. }) => 3,
-                _ => 4,
-            }
-        };
+        let likely = likelihoods(graph, rates);
         let mut instr_of = vec![u32::MAX; n];
         let mut children_of: Vec<Vec<u32>> = vec![Vec::new(); n];
         for (k, ins) in graph.program.iter().enumerate() {
@@ -76,7 +68,7 @@ impl EvalShape {
                     kids.iter()
                         .copied()
                         .filter(|c| truth[*c as usize] == Truth::False)
-                        .min_by_key(|c| rank(*c))
+                        .min_by(|a, b| likely[*a as usize].total_cmp(&likely[*b as usize]))
                 })
                 .flatten();
             match guard {
@@ -116,6 +108,33 @@ impl EvalShape {
     }
 }
 
+/// How often each node holds, roughly: for atoms the observed `rates` when
+/// given, else a guess from the kind of test (a pattern or a null test is
+/// rarer than a range test, which is rarer than a list of values); an AND
+/// holds at most as often as its rarest child, an OR at most as often as
+/// all its children together. Only used to pick rarely true guards; any
+/// choice evaluates correctly.
+fn likelihoods(graph: &PredGraph, rates: Option<&[f64]>) -> Vec<f64> {
+    use crate::planner::graph::Node;
+    use crate::planner::Atom;
+    let mut p = Vec::with_capacity(graph.nodes.len());
+    for (id, node) in graph.nodes.iter().enumerate() {
+        let here = match node {
+            Node::Atom(_) if rates.is_some_and(|r| id < r.len()) => rates.expect("checked")[id],
+            Node::Const(t) => f64::from(u8::from(*t == Truth::True)),
+            Node::Atom(Atom::Contains { .. } | Atom::Matches { .. }) => 0.02,
+            Node::Atom(Atom::IsNull { .. }) => 0.05,
+            Node::Atom(Atom::Cmp { .. } | Atom::CmpFields { .. }) => 0.1,
+            Node::Atom(Atom::In { values, .. }) => (0.15 * values.len() as f64).min(0.9),
+            Node::And(kids) => kids.iter().map(|k| p[*k as usize]).fold(1.0, f64::min),
+            Node::Or(kids) => kids.iter().map(|k| p[*k as usize]).sum::<f64>().min(1.0),
+            Node::Not(k) => 1.0 - p[*k as usize],
+        };
+        p.push(here);
+    }
+    p
+}
+
 /// Reusable buffers for evaluating one graph, record after record.
 #[derive(Debug)]
 pub struct Evaluator<'s> {
@@ -130,6 +149,8 @@ pub struct Evaluator<'s> {
     active_atoms: Vec<u32>,
     /// Compound nodes evaluated for the current record, in id order.
     active_nodes: Vec<u32>,
+    /// Per node, the records for which it was an atom that was not false.
+    pub atom_hits: Vec<u32>,
     stack: Vec<u32>,
 }
 
@@ -148,6 +169,7 @@ impl<'s> Evaluator<'s> {
             record_no: 0,
             active_atoms: Vec::new(),
             active_nodes: Vec::new(),
+            atom_hits: vec![0; shape.defaults.len()],
             stack: Vec::new(),
         }
     }
@@ -219,6 +241,7 @@ impl<'s> Evaluator<'s> {
         for a in &self.shape.atom_nodes {
             if self.truth[*a as usize] != Truth::False {
                 self.active_atoms.push(*a);
+                self.atom_hits[*a as usize] += 1;
                 let (s, e) = (
                     self.shape.parent_start[*a as usize],
                     self.shape.parent_start[*a as usize + 1],
