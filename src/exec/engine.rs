@@ -1452,6 +1452,13 @@ struct PartValues {
     ids: Vec<Vec<ValueId>>,
 }
 
+/// True when a record's root bits and a mask of roots share a bit: the
+/// record passed one of the filters the mask stands for.
+#[inline]
+fn any_common_bit(roots: &[u64], mask: &[u64]) -> bool {
+    roots.iter().zip(mask).any(|(r, m)| r & m != 0)
+}
+
 /// Interns the group keys of one part's decoded records, in input order
 /// (for each record, the keys of each key list that a state whose filter
 /// the record passed groups by), and copies out the aggregate arguments.
@@ -1495,7 +1502,7 @@ fn intern_keys(
             let ids = &mut out.ids[kl];
             out.starts[kl].push(ids.len() as u32);
             let mask = &pe.key_list_roots[kl * words..(kl + 1) * words];
-            if roots.iter().zip(mask).any(|(r, m)| r & m != 0) {
+            if any_common_bit(roots, mask) {
                 combos.compute(slot_list, slots);
                 combos.intern_into(slot_list, slots, keys, ids);
             }
@@ -1529,7 +1536,7 @@ fn intern_values(
                     .map(|ok| {
                         let v = &d.slots[ok * width + s];
                         let roots = &d.roots[ok * words..(ok + 1) * words];
-                        if v.is_null() || !roots.iter().zip(mask).any(|(r, m)| r & m != 0) {
+                        if v.is_null() || !any_common_bit(roots, mask) {
                             NO_ID
                         } else {
                             values.intern(hash_value(v), v)
