@@ -86,20 +86,11 @@ CREATE TABLE IF NOT EXISTS meta (
 );
 ";
 
-/// The other tables. Results are unique by their natural key (query, window,
-/// group), whose index grows at its end as windows close, rather than by the
-/// hashed `id`, whose index would take every insert at a random place (an
-/// insert then costs several times more once the table outgrows the page
-/// cache).
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS catalog (
-    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind       TEXT NOT NULL CHECK (kind IN ('stream', 'query')),
-    name       TEXT NOT NULL,
-    statement  TEXT NOT NULL,
-    created_ms INTEGER NOT NULL,
-    UNIQUE (kind, name)
-);
+/// The results table of the current layout (schema version 2); the
+/// version 1 migration creates it too.
+macro_rules! results_table {
+    () => {
+        "
 CREATE TABLE IF NOT EXISTS results (
     seq          INTEGER PRIMARY KEY,
     id           TEXT NOT NULL,
@@ -111,7 +102,28 @@ CREATE TABLE IF NOT EXISTS results (
     emitted_ms   INTEGER NOT NULL,
     UNIQUE (query, window_end, window_start, group_json)
 );
-CREATE TABLE IF NOT EXISTS checkpoint (
+"
+    };
+}
+
+/// The other tables. Results are unique by their natural key (query, window,
+/// group), whose index grows at its end as windows close, rather than by the
+/// hashed `id`, whose index would take every insert at a random place (an
+/// insert then costs several times more once the table outgrows the page
+/// cache).
+const SCHEMA: &str = concat!(
+    "
+CREATE TABLE IF NOT EXISTS catalog (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind       TEXT NOT NULL CHECK (kind IN ('stream', 'query')),
+    name       TEXT NOT NULL,
+    statement  TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    UNIQUE (kind, name)
+);
+",
+    results_table!(),
+    "CREATE TABLE IF NOT EXISTS checkpoint (
     id       INTEGER PRIMARY KEY CHECK (id = 1),
     seq      INTEGER NOT NULL,
     taken_ms INTEGER NOT NULL,
@@ -128,7 +140,8 @@ CREATE TABLE IF NOT EXISTS source_positions (
     offset     INTEGER,
     PRIMARY KEY (stream, source)
 );
-";
+",
+);
 
 /// Opens (creating if needed) the database under `dir`, in WAL mode, with
 /// the schema in place.
@@ -182,28 +195,18 @@ pub fn open(dir: &Path) -> Result<(Connection, PathBuf), StoreError> {
 /// Rebuilds a version 1 results table (unique by `id`, with its `rowid` as
 /// `seq`) in the version 2 layout, keeping every row and its `seq`.
 fn migrate_from_1(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(
+    conn.execute_batch(concat!(
         "BEGIN IMMEDIATE;
          DROP INDEX IF EXISTS results_by_query;
-         ALTER TABLE results RENAME TO results_v1;
-         CREATE TABLE results (
-             seq          INTEGER PRIMARY KEY,
-             id           TEXT NOT NULL,
-             query        TEXT NOT NULL,
-             window_start INTEGER NOT NULL,
-             window_end   INTEGER NOT NULL,
-             group_json   TEXT NOT NULL,
-             values_json  TEXT NOT NULL,
-             emitted_ms   INTEGER NOT NULL,
-             UNIQUE (query, window_end, window_start, group_json)
-         );
-         INSERT OR IGNORE INTO results
+         ALTER TABLE results RENAME TO results_v1;",
+        results_table!(),
+        "INSERT OR IGNORE INTO results
              SELECT rowid, id, query, window_start, window_end, group_json, values_json, emitted_ms
              FROM results_v1 ORDER BY rowid;
          DROP TABLE results_v1;
          UPDATE meta SET value = '2' WHERE key = 'schema_version';
          COMMIT;",
-    )
+    ))
 }
 
 /// One catalog entry: a statement still in force.
