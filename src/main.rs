@@ -46,6 +46,9 @@ enum Command {
         /// Write the rejected records (with reasons) here as JSON lines.
         #[arg(long)]
         rejects: Option<PathBuf>,
+        /// Bytes of input read and processed as one batch (default 4 MiB).
+        #[arg(long)]
+        batch_bytes: Option<usize>,
     },
     /// Run the server: HTTP API, live sources, websocket result feeds.
     Serve {
@@ -204,6 +207,7 @@ fn main() -> Result<()> {
             explain,
             stats,
             rejects,
+            batch_bytes,
         } => {
             let demo = files.is_empty();
             let files = if demo {
@@ -225,7 +229,7 @@ fn main() -> Result<()> {
             let mut sink = JsonLinesSink::new(std::io::BufWriter::with_capacity(1 << 16, writer));
             let opts = RunOptions {
                 unshared,
-                ..RunOptions::default()
+                chunk_bytes: batch_bytes,
             };
             let report = match run(&files, &opts, &mut sink) {
                 Ok(r) => r,

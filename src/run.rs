@@ -152,15 +152,23 @@ pub fn drive(
         });
         for file in wanted {
             let mut origin = crate::exec::Origin::new(file.display().to_string());
-            dir::for_each_chunk(&file, chunk_bytes, |chunk| {
-                engine
-                    .push_lines(stream, &mut origin, chunk, now_ms(), sink)
-                    .expect("stream exists");
-            })
-            .map_err(|source| RunError::Io {
-                path: file.display().to_string(),
-                source,
-            })?;
+            let mut reader =
+                dir::ChunkReader::open(&file, chunk_bytes).map_err(|source| RunError::Io {
+                    path: file.display().to_string(),
+                    source,
+                })?;
+            engine
+                .push_chunks(
+                    stream,
+                    &mut origin,
+                    |buf| reader.next_into(buf),
+                    &now_ms,
+                    sink,
+                )
+                .map_err(|source| RunError::Io {
+                    path: file.display().to_string(),
+                    source,
+                })?;
         }
     }
     engine.flush(sink);

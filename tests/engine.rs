@@ -680,3 +680,111 @@ fn guards_chosen_from_observed_rates_keep_results_exact() {
         .collect();
     assert_eq!(got, expect);
 }
+
+/// `data` cut into batches of whole lines of at least `cut` bytes.
+fn batches(data: &[u8], cut: usize) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < data.len() {
+        let mut end = (start + cut).min(data.len());
+        while end < data.len() && data[end - 1] != b'\n' {
+            end += 1;
+        }
+        out.push(&data[start..end]);
+        start = end;
+    }
+    out
+}
+
+/// Everything a run of `data` in batches of `cut` bytes shows: results in
+/// emission order, rejects with their line numbers, late records. Either one
+/// `push_lines` per batch, or `push_chunks` (each batch decoded while the one
+/// before it is finished).
+fn observe(sql: &str, stream: &str, data: &str, cut: usize, pipelined: bool) -> String {
+    let mut e = engine(sql);
+    let mut out = Vec::new();
+    let mut origin = Origin::new("x");
+    let parts = batches(data.as_bytes(), cut);
+    if pipelined {
+        let mut next = parts.iter();
+        e.push_chunks(
+            stream,
+            &mut origin,
+            |buf| {
+                buf.clear();
+                Ok(next.next().map(|p| buf.extend_from_slice(p)).is_some())
+            },
+            &|| 0,
+            &mut out,
+        )
+        .unwrap();
+    } else {
+        for p in &parts {
+            e.push_lines(stream, &mut origin, p, 0, &mut out).unwrap();
+        }
+    }
+    e.flush(&mut out);
+    let rt = e.stream(stream).unwrap();
+    let mut seen: Vec<String> = out.iter().map(QueryResult::to_json).collect();
+    seen.extend(
+        rt.rejects()
+            .map(|r| format!("reject {} {}", r.line, r.reason)),
+    );
+    seen.push(format!(
+        "late {} rejected {}",
+        rt.stats().late,
+        rt.stats().rejected
+    ));
+    seen.join("\n")
+}
+
+#[test]
+fn pipelined_batches_give_the_results_of_batches_one_by_one() {
+    let sql = format!(
+        "{READINGS}
+         CREATE QUERY w AS SELECT k, count(*) AS n, count(DISTINCT v) AS dv FROM r WHERE k != 'z' GROUP BY k WINDOW SLIDING 3s EVERY 1s;
+         CREATE QUERY t AS SELECT count(*) AS n, max(v) AS top FROM r WHERE v > 2;
+         CREATE QUERY f AS SELECT ts, k FROM r WHERE v >= 5;"
+    );
+    let mut data = String::new();
+    for i in 0..30000i64 {
+        let ts = i * 10 - (i * 7919 % 13) * 200;
+        let k = ["a", "b", "z", "c"][(i % 4) as usize];
+        if i % 997 == 0 {
+            data.push_str("not json\n");
+        }
+        data.push_str(&format!(
+            "{{\"ts\": {ts}, \"k\": \"{k}\", \"v\": {}}}\n",
+            i % 9
+        ));
+    }
+    for cut in [300, 5000, 300_000] {
+        let one_by_one = observe(&sql, "r", &data, cut, false);
+        assert!(one_by_one.contains("reject 1 "), "the data has rejects");
+        assert!(!one_by_one.contains("late 0 "), "the data has late records");
+        assert_eq!(
+            observe(&sql, "r", &data, cut, true),
+            one_by_one,
+            "cut {cut}"
+        );
+    }
+    // CSV: the header is the first line of the first batch only.
+    let csv_sql = "CREATE STREAM c (ts BIGINT, host TEXT, ms DOUBLE) WITH (format = 'csv', event_time = 'ts');
+         CREATE QUERY slow AS SELECT host, count(*) AS n, avg(ms) AS avg_ms FROM c WHERE ms > 100 GROUP BY host WINDOW TUMBLING 1s;";
+    let mut csv = String::from("host,ts,ms\n");
+    for i in 0..5000 {
+        if i % 333 == 0 {
+            csv.push_str("web9,not a time,1\n");
+        }
+        csv.push_str(&format!("web{},{},{}\n", i % 3, i * 7, (i * 37) % 400));
+    }
+    for cut in [100, 4000] {
+        let one_by_one = observe(csv_sql, "c", &csv, cut, false);
+        assert!(one_by_one.contains("reject 2 "), "{one_by_one}");
+        assert_eq!(
+            observe(csv_sql, "c", &csv, cut, true),
+            one_by_one,
+            "cut {cut}"
+        );
+    }
+}

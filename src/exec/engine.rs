@@ -210,7 +210,7 @@ pub struct StreamRuntime {
     plan_eval: Arc<PlanEval>,
     atom_hits: AtomHits,
     plan_version: u64,
-    field_set: FieldSet,
+    field_set: Arc<FieldSet>,
     pub(super) states: HashMap<StateId, AggState>,
     pub(super) aggs: BTreeMap<Arc<str>, AggRuntime>,
     cache: ScannerCache,
@@ -254,7 +254,7 @@ impl StreamRuntime {
         let mut cache = ScannerCache::with_regex_limit(limits.max_regex_bytes);
         let plan = build_plan(def.clone(), &BTreeMap::new(), &BTreeMap::new(), &mut cache)
             .expect("empty plan builds");
-        let field_set = FieldSet::new(plan.fields.clone());
+        let field_set = Arc::new(FieldSet::new(plan.fields.clone()));
         Ok(StreamRuntime {
             log: log_decoder(&def, &plan, &field_set)?,
             field_set,
@@ -290,7 +290,7 @@ impl StreamRuntime {
             &mut self.cache,
         )
         .map_err(|e| e.0.message)?;
-        let field_set = FieldSet::new(plan.fields.clone());
+        let field_set = Arc::new(FieldSet::new(plan.fields.clone()));
         self.log = log_decoder(&self.def, &plan, &field_set)?;
         self.field_set = field_set;
         self.plan_eval = Arc::new(PlanEval::new(&plan, None));
@@ -387,17 +387,105 @@ impl StreamRuntime {
     }
 
     /// Pushes a batch of complete lines through the plan.
-    fn push<'a>(
+    fn push(
+        &mut self,
+        origin: &mut Origin,
+        data: &[u8],
+        arrival_ms: i64,
+        sink: &mut dyn ResultSink,
+    ) {
+        if let Some(input) = self.prepare(origin, data, arrival_ms) {
+            let started = std::time::Instant::now();
+            let decoded = input.decode(true);
+            self.finish(origin, &input, decoded, started.elapsed(), sink);
+        }
+    }
+
+    /// Pushes batches of complete lines, read by `next` into a buffer (false
+    /// at the end), decoding each batch while the one before it is applied,
+    /// aggregated and closed: the same results, in the same order, as
+    /// [`StreamRuntime::push`] on each batch in turn.
+    fn push_chunks(
+        &mut self,
+        origin: &mut Origin,
+        next: &mut dyn FnMut(&mut Vec<u8>) -> std::io::Result<bool>,
+        arrival_ms: &dyn Fn() -> i64,
+        sink: &mut dyn ResultSink,
+    ) -> std::io::Result<()> {
+        // Two buffers take turns: one holds the batch being finished, the
+        // other the batch being decoded.
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let mut pending = if next(&mut a)? {
+            let input = self.prepare(origin, &a, arrival_ms());
+            input.map(|i| {
+                let started = std::time::Instant::now();
+                let d = i.decode(true);
+                (i, d, started.elapsed())
+            })
+        } else {
+            return Ok(());
+        };
+        loop {
+            b.clear();
+            let more = next(&mut b)?;
+            let upcoming = self.overlap(origin, pending, more.then_some(&b[..]), arrival_ms, sink);
+            if !more {
+                return Ok(());
+            }
+            a.clear();
+            let more = next(&mut a)?;
+            pending = self.overlap(origin, upcoming, more.then_some(&a[..]), arrival_ms, sink);
+            if !more {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Finishes the decoded batch `current` on this thread while `next` is
+    /// decoded on the worker pool; returns `next` decoded.
+    #[allow(clippy::type_complexity)]
+    fn overlap<'a, 'b>(
+        &mut self,
+        origin: &mut Origin,
+        current: Option<(BatchInput<'a>, Vec<Decoded<'a>>, std::time::Duration)>,
+        next: Option<&'b [u8]>,
+        arrival_ms: &dyn Fn() -> i64,
+        sink: &mut dyn ResultSink,
+    ) -> Option<(BatchInput<'b>, Vec<Decoded<'b>>, std::time::Duration)> {
+        let input = next.and_then(|data| self.prepare(origin, data, arrival_ms()));
+        let mut decoded = None;
+        rayon::in_place_scope(|s| {
+            if let Some(input) = &input {
+                let decoded = &mut decoded;
+                s.spawn(move |_| {
+                    let started = std::time::Instant::now();
+                    // One part: the pool's other thread is left to the
+                    // parallel phases of the current batch.
+                    let d = input.decode(false);
+                    *decoded = Some((d, started.elapsed()));
+                });
+            }
+            if let Some((input, d, took)) = current {
+                self.finish(origin, &input, d, took, sink);
+            }
+        });
+        let (d, took) = decoded?;
+        Some((input?, d, took))
+    }
+
+    /// Before decoding a batch: the CSV header (taken from a source's first
+    /// line), and what decoding needs, owned. `None` when the batch has no
+    /// line to decode (or all of them were rejected here).
+    fn prepare<'a>(
         &mut self,
         origin: &mut Origin,
         data: &'a [u8],
         arrival_ms: i64,
-        sink: &mut dyn ResultSink,
-    ) {
+    ) -> Option<BatchInput<'a>> {
         let plan = self.plan.clone();
         let mut data = data.strip_suffix(b"\n").unwrap_or(data);
         if data.is_empty() {
-            return;
+            return None;
         }
         // A CSV source's first line is its header.
         if self.def.format == Format::Csv && origin.csv_header_line.is_none() {
@@ -410,7 +498,7 @@ impl StreamRuntime {
             origin.csv_header_line = Some(String::from_utf8_lossy(first).into_owned());
             data = rest;
             if data.is_empty() {
-                return;
+                return None;
             }
         }
         let columns: Option<Vec<Option<DataType>>> = self.def.columns.as_ref().map(|cols| {
@@ -441,51 +529,36 @@ impl StreamRuntime {
                         self.stats.records_in += 1;
                         self.reject(origin, raw, format!("bad CSV header: {e}"));
                     }
-                    return;
+                    return None;
                 }
             }
         }
-        let started = std::time::Instant::now();
-        let plan_eval = self.plan_eval.clone();
-        let log = self.log.clone();
-        let years = log.as_ref().map(|d| d.years(arrival_ms));
-        let ctx = DecodeCtx {
-            log: log.as_deref().zip(years.as_ref()),
-            plan: &plan,
-            eval: &plan_eval,
-            fields: &self.field_set,
-            columns: columns.as_deref(),
-            format: self.def.format,
-            header: origin.csv_header.as_ref().map(|(_, h)| h),
-            max_line: self.def.max_line,
-            event_time: self.def.event_time.as_deref(),
-            arrival_ms,
-        };
-        let parts = split_lines(
+        let years = self.log.as_ref().map(|d| d.years(arrival_ms));
+        Some(BatchInput {
             data,
-            if data.len() >= PARALLEL_MIN_BYTES {
-                WORKERS
-            } else {
-                1
-            },
-        );
-        let decoded: Vec<Decoded<'a>> = if parts.len() == 1 {
-            vec![ctx.decode(parts[0])]
-        } else {
-            std::thread::scope(|s| {
-                let handles: Vec<_> = parts[1..]
-                    .iter()
-                    .map(|p| s.spawn(|| ctx.decode(p)))
-                    .collect();
-                let mut out = vec![ctx.decode(parts[0])];
-                out.extend(
-                    handles
-                        .into_iter()
-                        .map(|h| h.join().expect("decode worker panicked")),
-                );
-                out
-            })
-        };
+            plan,
+            eval: self.plan_eval.clone(),
+            fields: self.field_set.clone(),
+            columns,
+            def: self.def.clone(),
+            header: origin.csv_header.as_ref().map(|(_, h)| h.clone()),
+            log: self.log.clone().zip(years),
+            arrival_ms,
+        })
+    }
+
+    /// Phases 2a and 2b and the closing of windows, for a decoded batch:
+    /// tuning, apply, aggregation, windows closed by the new watermark.
+    fn finish<'a>(
+        &mut self,
+        origin: &mut Origin,
+        input: &BatchInput<'a>,
+        decoded: Vec<Decoded<'a>>,
+        decode_time: std::time::Duration,
+        sink: &mut dyn ResultSink,
+    ) {
+        let plan = input.plan.clone();
+        let plan_eval = input.eval.clone();
         // Group keys and `count(DISTINCT)` arguments are interned beside
         // phase 2a (on another thread when the batch is large), in input
         // order, for every decoded record.
@@ -509,7 +582,7 @@ impl StreamRuntime {
             }
         }
         let decoded_at = std::time::Instant::now();
-        self.phase_times.decode += decoded_at - started;
+        self.phase_times.decode += decode_time;
         let mut key_interner = std::mem::take(&mut self.keys);
         let mut phase_2a = |rt: &mut StreamRuntime| {
             let accepted: Vec<Vec<(usize, i64)>> = decoded
@@ -529,11 +602,12 @@ impl StreamRuntime {
                 .collect()
         };
         let ((accepted, values), keys) = if decoded.len() > 1 {
-            std::thread::scope(|s| {
-                let h = s.spawn(|| intern_all(&mut key_interner));
-                let done = phase_2a(self);
-                (done, h.join().expect("key interning panicked"))
-            })
+            let mut keys = Vec::new();
+            let done = rayon::in_place_scope(|s| {
+                s.spawn(|_| keys = intern_all(&mut key_interner));
+                phase_2a(self)
+            });
+            (done, keys)
         } else {
             let keys = intern_all(&mut key_interner);
             (phase_2a(self), keys)
@@ -555,26 +629,24 @@ impl StreamRuntime {
         }
         let max_groups = self.max_groups;
         let updates = if total >= PARALLEL_MIN_RECORDS && plan.states.len() > 1 {
-            std::thread::scope(|s| {
-                let mut it = groups.into_iter();
-                let first = it.next().unwrap_or_default();
-                let handles: Vec<_> = it
-                    .map(|g| {
-                        let (plan, pe, decoded, accepted, keys, values) =
-                            (&plan, &*plan_eval, &decoded, &accepted, &keys, &values);
-                        s.spawn(move || {
+            let mut it = groups.into_iter();
+            let first = it.next().unwrap_or_default();
+            let mut counts: Vec<u64> = Vec::new();
+            let n = rayon::in_place_scope(|s| {
+                counts.resize(it.len(), 0);
+                for (g, count) in it.zip(counts.iter_mut()) {
+                    let (plan, pe, decoded, accepted, keys, values) =
+                        (&plan, &*plan_eval, &decoded, &accepted, &keys, &values);
+                    s.spawn(move |_| {
+                        *count =
                             update_states(plan, pe, decoded, accepted, keys, values, g, max_groups)
-                        })
-                    })
-                    .collect();
-                let mut n = update_states(
-                    &plan, &plan_eval, &decoded, &accepted, &keys, &values, first, max_groups,
-                );
-                for h in handles {
-                    n += h.join().expect("aggregation worker panicked");
+                    });
                 }
-                n
-            })
+                update_states(
+                    &plan, &plan_eval, &decoded, &accepted, &keys, &values, first, max_groups,
+                )
+            });
+            n + counts.iter().sum::<u64>()
         } else {
             update_states(
                 &plan,
@@ -679,14 +751,10 @@ impl StreamRuntime {
             // thread, results buffered and emitted in query order.
             let half = windowed.len() / 2;
             let (first, second) = windowed.split_at_mut(half);
-            let later: Vec<QueryResult> = std::thread::scope(|s| {
-                let h = s.spawn(|| {
-                    let mut out: Vec<QueryResult> = Vec::new();
-                    close_all(second, &mut out);
-                    out
-                });
+            let mut later: Vec<QueryResult> = Vec::new();
+            rayon::in_place_scope(|s| {
+                s.spawn(|_| close_all(second, &mut later));
                 close_all(first, &mut counter);
-                h.join().expect("window worker panicked")
             });
             for r in later {
                 counter.emit(r);
@@ -1107,6 +1175,28 @@ impl Engine {
             .ok_or_else(|| format!("no stream named `{stream}`"))?;
         rt.push(origin, data, arrival_ms, sink);
         Ok(())
+    }
+
+    /// Pushes the batches of complete lines of `stream` that `next` reads
+    /// (into the buffer it is given; false at the end of the input), each
+    /// decoded on the worker pool while the one before it is finished.
+    /// Results are those of [`Engine::push_lines`] on each batch in turn.
+    /// `arrival_ms` gives the arrival time of each batch.
+    pub fn push_chunks(
+        &mut self,
+        stream: &str,
+        origin: &mut Origin,
+        mut next: impl FnMut(&mut Vec<u8>) -> std::io::Result<bool>,
+        arrival_ms: &dyn Fn() -> i64,
+        sink: &mut dyn ResultSink,
+    ) -> std::io::Result<()> {
+        let rt = self.streams.get_mut(stream).ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("no stream named `{stream}`"),
+            )
+        })?;
+        rt.push_chunks(origin, &mut next, arrival_ms, sink)
     }
 
     /// Ends the input: closes every open window and emits running totals.
@@ -1726,6 +1816,64 @@ impl PlanEval {
 }
 
 /// Everything phase 1 reads; shared by the worker threads.
+/// What decoding one batch needs, owned (so that a batch can be decoded on
+/// the worker pool while the engine finishes the one before it).
+struct BatchInput<'a> {
+    data: &'a [u8],
+    plan: Arc<StreamPlan>,
+    eval: Arc<PlanEval>,
+    fields: Arc<FieldSet>,
+    columns: Option<Vec<Option<DataType>>>,
+    def: Arc<StreamDef>,
+    header: Option<CsvHeader>,
+    /// For the log formats: the decoder and the batch's year context.
+    log: Option<(Arc<LogDecoder>, YearContext)>,
+    arrival_ms: i64,
+}
+
+impl<'a> BatchInput<'a> {
+    /// Phase 1: the batch decoded and evaluated, in parts (in parallel
+    /// when it is large and `split`).
+    fn decode(&self, split: bool) -> Vec<Decoded<'a>> {
+        let ctx = DecodeCtx {
+            log: self.log.as_ref().map(|(d, y)| (&**d, y)),
+            plan: &self.plan,
+            eval: &self.eval,
+            fields: &self.fields,
+            columns: self.columns.as_deref(),
+            format: self.def.format,
+            header: self.header.as_ref(),
+            max_line: self.def.max_line,
+            event_time: self.def.event_time.as_deref(),
+            arrival_ms: self.arrival_ms,
+        };
+        let data = self.data;
+        let parts = split_lines(
+            data,
+            if split && data.len() >= PARALLEL_MIN_BYTES {
+                WORKERS
+            } else {
+                1
+            },
+        );
+        if parts.len() == 1 {
+            vec![ctx.decode(parts[0])]
+        } else {
+            let mut rest: Vec<Option<Decoded<'a>>> = parts[1..].iter().map(|_| None).collect();
+            let first = rayon::in_place_scope(|s| {
+                for (p, slot) in parts[1..].iter().zip(rest.iter_mut()) {
+                    let ctx = &ctx;
+                    s.spawn(move |_| *slot = Some(ctx.decode(p)));
+                }
+                ctx.decode(parts[0])
+            });
+            std::iter::once(first)
+                .chain(rest.into_iter().map(|d| d.expect("decode worker ran")))
+                .collect()
+        }
+    }
+}
+
 struct DecodeCtx<'p> {
     plan: &'p StreamPlan,
     eval: &'p PlanEval,

@@ -28,44 +28,70 @@ pub const CHUNK_BYTES: usize = 4 << 20;
 
 /// Reads a file and calls `f` with chunks of whole lines, in order.
 pub fn for_each_chunk(path: &Path, chunk_bytes: usize, mut f: impl FnMut(&[u8])) -> io::Result<()> {
-    let mut file = File::open(path)?;
-    let mut buf: Vec<u8> = Vec::with_capacity(chunk_bytes + 4096);
-    let mut eof = false;
-    while !eof {
-        // Fill the buffer up to chunk_bytes (keeping the carried partial line).
-        let start = buf.len();
-        buf.resize(start.max(chunk_bytes), 0);
-        let mut filled = start;
-        while filled < buf.len() {
-            let n = file.read(&mut buf[filled..])?;
-            if n == 0 {
-                eof = true;
-                break;
-            }
-            filled += n;
-        }
-        buf.truncate(filled);
-        if eof {
-            if !buf.is_empty() {
-                f(&buf);
-            }
-            break;
-        }
-        match memchr::memrchr(b'\n', &buf) {
-            Some(i) => {
-                f(&buf[..=i]);
-                buf.drain(..=i);
-            }
-            // One line longer than the chunk: grow and keep reading.
-            None => buf.reserve(chunk_bytes),
-        }
-        if buf.len() >= chunk_bytes {
-            // A line longer than a chunk: make room for more.
-            buf.reserve(chunk_bytes);
-        }
-        let _ = start;
+    let mut reader = ChunkReader::open(path, chunk_bytes)?;
+    let mut buf = Vec::new();
+    while reader.next_into(&mut buf)? {
+        f(&buf);
     }
     Ok(())
+}
+
+/// Reads a file in chunks of whole lines (a final line needs no newline).
+pub struct ChunkReader {
+    file: File,
+    chunk_bytes: usize,
+    /// The partial line read after the last chunk's final newline.
+    carry: Vec<u8>,
+    eof: bool,
+}
+
+impl ChunkReader {
+    /// Opens `path` for reading in chunks of about `chunk_bytes`.
+    pub fn open(path: &Path, chunk_bytes: usize) -> io::Result<ChunkReader> {
+        Ok(ChunkReader {
+            file: File::open(path)?,
+            chunk_bytes: chunk_bytes.max(1),
+            carry: Vec::new(),
+            eof: false,
+        })
+    }
+
+    /// Replaces the contents of `out` with the next chunk: whole lines, up
+    /// to about `chunk_bytes` (a line longer than that is read whole), and
+    /// at the end of the file whatever is left. False, with `out` empty,
+    /// when nothing is left.
+    pub fn next_into(&mut self, out: &mut Vec<u8>) -> io::Result<bool> {
+        out.clear();
+        out.append(&mut self.carry);
+        let mut target = self.chunk_bytes.max(out.len());
+        loop {
+            if !self.eof {
+                let mut filled = out.len();
+                out.resize(target, 0);
+                while filled < target {
+                    let n = self.file.read(&mut out[filled..])?;
+                    if n == 0 {
+                        self.eof = true;
+                        break;
+                    }
+                    filled += n;
+                }
+                out.truncate(filled);
+            }
+            if self.eof {
+                return Ok(!out.is_empty());
+            }
+            match memchr::memrchr(b'\n', out) {
+                Some(i) => {
+                    self.carry.extend_from_slice(&out[i + 1..]);
+                    out.truncate(i + 1);
+                    return Ok(true);
+                }
+                // A line longer than a chunk: keep reading.
+                None => target = out.len() + self.chunk_bytes,
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -79,6 +105,10 @@ mod tests {
         let mut text = String::new();
         for i in 0..1000 {
             text.push_str(&format!("line {i} {}\n", "x".repeat(i % 37)));
+            if i == 500 {
+                // Longer than a chunk: read whole.
+                text.push_str(&format!("long {}\n", "y".repeat(350)));
+            }
         }
         text.push_str("last line without newline");
         std::fs::write(dir.join("b.txt"), &text).unwrap();
@@ -93,11 +123,14 @@ mod tests {
             ["a.txt", "b.txt"]
         );
         let mut got = Vec::new();
+        let mut longest = 0;
         for_each_chunk(&files[1], 100, |c| {
             assert!(c.ends_with(b"\n") || c.ends_with(b"newline"));
+            longest = longest.max(c.len());
             got.extend_from_slice(c);
         })
         .unwrap();
+        assert!(longest > 350, "the long line came whole");
         assert_eq!(String::from_utf8(got).unwrap(), text);
         std::fs::remove_dir_all(&dir).unwrap();
     }
