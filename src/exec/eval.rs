@@ -17,7 +17,7 @@ use crate::planner::graph::{value_class, EqIndex, FieldScanner, Op, PredGraph, S
 use crate::planner::query::cmp_holds;
 use crate::planner::Truth;
 use crate::value::Value;
-use regex_automata::{Input, PatternSet};
+use regex_automata::{Input, PatternID, PatternSet};
 
 /// What sparse evaluation needs to know about a graph: each node's default,
 /// the activation edges, the atoms. Built once per plan, shared by every
@@ -367,23 +367,38 @@ fn eval_scanner(sc: &FieldScanner, v: &Value<'_>, truth: &mut [Truth], patset: &
     }
     match v {
         Value::Str(s) => {
-            // Without prefilters the regexes run on every text; with them,
-            // only where the automaton found a literal some regex needs.
-            let mut candidate = !sc.regexes_prefiltered();
+            // Without prefilters the regex set runs on every text; with
+            // them, each regex runs only where the automaton found one of
+            // the literals it needs.
+            let prefiltered = sc.regexes_prefiltered();
+            patset.clear();
             if let Some(ac) = &sc.literal_automaton {
                 for m in ac.find_overlapping_iter(s.as_ref()) {
-                    match sc.literal_nodes.get(m.pattern().as_usize()) {
+                    let p = m.pattern().as_usize();
+                    match sc.literal_nodes.get(p) {
                         Some(nodes) => {
                             for n in nodes {
                                 truth[*n as usize] = Truth::True;
                             }
                         }
-                        None => candidate = true,
+                        None => {
+                            for r in &sc.prefilter_regexes[p - sc.literals.len()] {
+                                patset.insert(PatternID::new_unchecked(*r as usize));
+                            }
+                        }
                     }
                 }
             }
-            if candidate {
+            if !prefiltered {
                 mark_regex_matches(sc, s, truth, patset);
+            } else {
+                for r in patset.iter() {
+                    if sc.regex_each[r.as_usize()].is_match(s.as_ref()) {
+                        for n in &sc.regex_nodes[r.as_usize()] {
+                            truth[*n as usize] = Truth::True;
+                        }
+                    }
+                }
             }
         }
         Value::Array(items) => {

@@ -95,6 +95,13 @@ pub struct FieldScanner {
     /// every regex has some, or this is empty. They follow `literals` in
     /// the automaton, as pattern ids `literals.len()..`.
     pub prefilters: Vec<String>,
+    /// For each of `prefilters`, the regexes (indices into `regexes`) that
+    /// need it: a text is a candidate for a regex only when the automaton
+    /// found one of that regex's literals in it.
+    pub prefilter_regexes: Vec<Vec<u32>>,
+    /// With prefilters, each regex compiled on its own, run on the texts
+    /// that are candidates for it (instead of the whole set).
+    pub regex_each: Vec<Arc<Regex>>,
     /// ASCII-case-insensitive automaton over `literals` then `prefilters`.
     pub literal_automaton: Option<Arc<AhoCorasick>>,
     /// Exact element → literal index, for `CONTAINS` on arrays.
@@ -413,6 +420,8 @@ impl GraphBuilder {
                 literals: Vec::new(),
                 literal_nodes: Vec::new(),
                 prefilters: Vec::new(),
+                prefilter_regexes: Vec::new(),
+                regex_each: Vec::new(),
                 literal_automaton: None,
                 members: HashMap::default(),
                 regexes: Vec::new(),
@@ -450,6 +459,20 @@ impl GraphBuilder {
                 sc.prefilters = needed.concat();
                 sc.prefilters.sort_unstable();
                 sc.prefilters.dedup();
+                sc.prefilter_regexes = sc
+                    .prefilters
+                    .iter()
+                    .map(|lit| {
+                        (0..needed.len() as u32)
+                            .filter(|r| needed[*r as usize].contains(lit))
+                            .collect()
+                    })
+                    .collect();
+                for r in &sc.regexes {
+                    let one = cache.regex_set(std::slice::from_ref(r));
+                    sc.regex_each
+                        .push(one.map_err(|e| format!("MATCHES on `{field}`: {e}"))?);
+                }
             }
             if !sc.literals.is_empty() || !sc.prefilters.is_empty() {
                 let a = cache.literal_automaton(&sc.automaton_patterns());
