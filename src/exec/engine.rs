@@ -232,6 +232,8 @@ pub struct StreamRuntime {
     log: Option<Arc<LogDecoder>>,
     /// [`Limits::max_groups_per_state`].
     max_groups: usize,
+    /// Emptied buffers of decoded batches, for the next ones.
+    spare: Arc<SparePool>,
 }
 
 /// The log decoder of a stream for a plan: only the plan's fields, and whole
@@ -279,6 +281,7 @@ impl StreamRuntime {
             keys_after_sweep: 0,
             dirty: false,
             max_groups: limits.max_groups_per_state,
+            spare: Arc::default(),
         })
     }
 
@@ -544,6 +547,7 @@ impl StreamRuntime {
             header: origin.csv_header.as_ref().map(|(_, h)| h.clone()),
             log: self.log.clone().zip(years),
             arrival_ms,
+            spare: self.spare.clone(),
         })
     }
 
@@ -665,6 +669,7 @@ impl StreamRuntime {
         if let Some(wm) = self.watermark() {
             self.close_windows(wm, sink);
         }
+        self.spare.put(decoded);
         self.phase_times.close += aggregated_at.elapsed();
     }
 
@@ -1816,6 +1821,59 @@ impl PlanEval {
 }
 
 /// Everything phase 1 reads; shared by the worker threads.
+/// Emptied vectors of decoded parts, kept for later batches: a batch's
+/// vectors take megabytes, and fresh ones are paid for in page faults.
+#[derive(Default)]
+struct SparePool(std::sync::Mutex<Vec<Decoded<'static>>>);
+
+/// Most sets of vectors kept: two batches in flight of [`WORKERS`] parts.
+const SPARE_KEPT: usize = 2 * WORKERS;
+
+impl SparePool {
+    /// Empty vectors for one decoded part, reused when some are kept.
+    fn take<'a>(&self) -> Decoded<'a> {
+        let kept = self.0.lock().map(|mut v| v.pop()).unwrap_or(None);
+        kept.unwrap_or_else(|| Decoded {
+            records: Vec::new(),
+            slots: Vec::new(),
+            ts: Vec::new(),
+            roots: Vec::new(),
+            rows: Vec::new(),
+            row_ends: Vec::new(),
+            atom_hits: Vec::new(),
+        })
+    }
+
+    /// Empties the parts of a finished batch and keeps their vectors.
+    fn put(&self, parts: Vec<Decoded<'_>>) {
+        let Ok(mut kept) = self.0.lock() else { return };
+        for d in parts {
+            if kept.len() >= SPARE_KEPT {
+                break;
+            }
+            kept.push(Decoded {
+                records: emptied(d.records),
+                slots: emptied(d.slots),
+                ts: emptied(d.ts),
+                roots: emptied(d.roots),
+                rows: emptied(d.rows),
+                row_ends: emptied(d.row_ends),
+                atom_hits: emptied(d.atom_hits),
+            });
+        }
+    }
+}
+
+/// `v` emptied, its allocation kept for elements of another lifetime (the
+/// standard library collects a mapped `into_iter` in place when the
+/// element layouts agree, as they do here).
+fn emptied<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter()
+        .map(|_| unreachable!("the vector is empty"))
+        .collect()
+}
+
 /// What decoding one batch needs, owned (so that a batch can be decoded on
 /// the worker pool while the engine finishes the one before it).
 struct BatchInput<'a> {
@@ -1829,6 +1887,7 @@ struct BatchInput<'a> {
     /// For the log formats: the decoder and the batch's year context.
     log: Option<(Arc<LogDecoder>, YearContext)>,
     arrival_ms: i64,
+    spare: Arc<SparePool>,
 }
 
 impl<'a> BatchInput<'a> {
@@ -1846,6 +1905,7 @@ impl<'a> BatchInput<'a> {
             max_line: self.def.max_line,
             event_time: self.def.event_time.as_deref(),
             arrival_ms: self.arrival_ms,
+            spare: &self.spare,
         };
         let data = self.data;
         let parts = split_lines(
@@ -1886,6 +1946,7 @@ struct DecodeCtx<'p> {
     max_line: usize,
     event_time: Option<&'p str>,
     arrival_ms: i64,
+    spare: &'p SparePool,
 }
 
 impl DecodeCtx<'_> {
@@ -1896,15 +1957,7 @@ impl DecodeCtx<'_> {
         let pe = self.eval;
         let width = plan.fields.len();
         let words = pe.words;
-        let mut out = Decoded {
-            records: Vec::new(),
-            slots: Vec::new(),
-            ts: Vec::new(),
-            roots: Vec::new(),
-            rows: Vec::new(),
-            row_ends: Vec::new(),
-            atom_hits: Vec::new(),
-        };
+        let mut out = self.spare.take();
         let mut eval = Evaluator::new(&pe.shape, &plan.graph);
         let mut slots: Vec<Value<'a>> = vec![Value::Null; width];
         let mut scratch = self.log.map(|(d, _)| d.scratch());
@@ -2060,5 +2113,40 @@ impl DecodeCtx<'_> {
             },
         };
         RecStatus::Ok { ts, line }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emptied_vectors_keep_their_allocation_across_lifetimes() {
+        let text = String::from("borrowed");
+        let mut v: Vec<Value<'_>> = Vec::with_capacity(1000);
+        v.push(Value::Str(text.as_str().into()));
+        v.push(Value::Array(vec![Value::Int(1)]));
+        let at = v.as_ptr() as usize;
+        let kept: Vec<Value<'static>> = emptied(v);
+        assert!(kept.is_empty());
+        assert_eq!(kept.capacity(), 1000);
+        assert_eq!(kept.as_ptr() as usize, at);
+    }
+
+    #[test]
+    fn spare_pool_hands_back_emptied_parts() {
+        let pool = SparePool::default();
+        let text = String::from("{}");
+        let mut d = pool.take();
+        d.records.reserve(500);
+        d.records.push(DecodedLine {
+            raw: text.as_bytes(),
+            status: RecStatus::Blank,
+        });
+        d.ts.extend([1, 2, 3]);
+        pool.put(vec![d]);
+        let again = pool.take();
+        assert!(again.records.is_empty() && again.ts.is_empty());
+        assert!(again.records.capacity() >= 500);
     }
 }
