@@ -285,7 +285,7 @@ pub fn finish_groups<'g>(
         }
         Ordering::Equal
     };
-    rows.sort_by(|a, b| {
+    let order = |a: &OutRow, b: &OutRow| -> Ordering {
         for (r, desc) in &agg.order_by {
             let o = a.get(*r).total_cmp(b.get(*r));
             let o = if *desc { o.reverse() } else { o };
@@ -294,10 +294,18 @@ pub fn finish_groups<'g>(
             }
         }
         by_key(a, b)
-    });
+    };
+    // Group keys are distinct, so `order` is total and an unstable sort
+    // gives the one order; with a LIMIT, the rows past it are cut off by
+    // selection before the rest is sorted.
     if let Some(limit) = agg.limit {
-        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        if limit < rows.len() {
+            rows.select_nth_unstable_by(limit, order);
+            rows.truncate(limit);
+        }
     }
+    rows.sort_unstable_by(order);
     for r in rows {
         let group: Row = agg
             .key_names
