@@ -399,7 +399,7 @@ impl StreamRuntime {
     ) {
         if let Some(input) = self.prepare(origin, data, arrival_ms) {
             let started = std::time::Instant::now();
-            let decoded = input.decode(true);
+            let decoded = input.decode();
             self.finish(origin, &input, decoded, started.elapsed(), sink);
         }
     }
@@ -422,7 +422,7 @@ impl StreamRuntime {
             let input = self.prepare(origin, &a, arrival_ms());
             input.map(|i| {
                 let started = std::time::Instant::now();
-                let d = i.decode(true);
+                let d = i.decode();
                 (i, d, started.elapsed())
             })
         } else {
@@ -462,9 +462,7 @@ impl StreamRuntime {
                 let decoded = &mut decoded;
                 s.spawn(move |_| {
                     let started = std::time::Instant::now();
-                    // One part: the pool's other thread is left to the
-                    // parallel phases of the current batch.
-                    let d = input.decode(false);
+                    let d = input.decode();
                     *decoded = Some((d, started.elapsed()));
                 });
             }
@@ -1892,8 +1890,8 @@ struct BatchInput<'a> {
 
 impl<'a> BatchInput<'a> {
     /// Phase 1: the batch decoded and evaluated, in parts (in parallel
-    /// when it is large and `split`).
-    fn decode(&self, split: bool) -> Vec<Decoded<'a>> {
+    /// when it is large).
+    fn decode(&self) -> Vec<Decoded<'a>> {
         let ctx = DecodeCtx {
             log: self.log.as_ref().map(|(d, y)| (&**d, y)),
             plan: &self.plan,
@@ -1910,7 +1908,7 @@ impl<'a> BatchInput<'a> {
         let data = self.data;
         let parts = split_lines(
             data,
-            if split && data.len() >= PARALLEL_MIN_BYTES {
+            if data.len() >= PARALLEL_MIN_BYTES {
                 WORKERS
             } else {
                 1
