@@ -219,19 +219,23 @@ fn main() -> Result<()> {
                     .collect::<Result<Vec<_>, _>>()?
             };
             let (explain, stats) = (explain || demo, stats || demo);
-            let writer: Box<dyn Write> = match &out {
+            let writer: Box<dyn Write + Send> = match &out {
                 Some(p) => Box::new(
                     std::fs::File::create(p)
                         .with_context(|| format!("creating {}", p.display()))?,
                 ),
-                None => Box::new(std::io::stdout().lock()),
+                None => Box::new(std::io::stdout()),
             };
             let mut sink = JsonLinesSink::new(std::io::BufWriter::with_capacity(1 << 16, writer));
             let opts = RunOptions {
                 unshared,
                 chunk_bytes: batch_bytes,
             };
-            let report = match run(&files, &opts, &mut sink) {
+            // The run itself is a task of the worker pool: the engine's
+            // parallel work then goes to this thread's own queue, which it
+            // works through while it waits, and the pool's other thread
+            // takes what it can (decoding the next batch, most often).
+            let report = match rayon::scope(|_| run(&files, &opts, &mut sink)) {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("error: {e}");
