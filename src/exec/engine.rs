@@ -1662,6 +1662,7 @@ struct DecodedLine<'a> {
 }
 
 /// Phase 1's output for one part of a batch.
+#[derive(Default)]
 struct Decoded<'a> {
     records: Vec<DecodedLine<'a>>,
     /// Slots of the accepted lines, `fields` values each.
@@ -1818,7 +1819,6 @@ impl PlanEval {
     }
 }
 
-/// Everything phase 1 reads; shared by the worker threads.
 /// Emptied vectors of decoded parts, kept for later batches: a batch's
 /// vectors take megabytes, and fresh ones are paid for in page faults.
 #[derive(Default)]
@@ -1831,15 +1831,7 @@ impl SparePool {
     /// Empty vectors for one decoded part, reused when some are kept.
     fn take<'a>(&self) -> Decoded<'a> {
         let kept = self.0.lock().map(|mut v| v.pop()).unwrap_or(None);
-        kept.unwrap_or_else(|| Decoded {
-            records: Vec::new(),
-            slots: Vec::new(),
-            ts: Vec::new(),
-            roots: Vec::new(),
-            rows: Vec::new(),
-            row_ends: Vec::new(),
-            atom_hits: Vec::new(),
-        })
+        kept.unwrap_or_default()
     }
 
     /// Empties the parts of a finished batch and keeps their vectors.
@@ -1932,6 +1924,7 @@ impl<'a> BatchInput<'a> {
     }
 }
 
+/// Everything phase 1 reads; shared by the worker threads.
 struct DecodeCtx<'p> {
     plan: &'p StreamPlan,
     eval: &'p PlanEval,
