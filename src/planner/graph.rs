@@ -256,9 +256,15 @@ impl ScannerCache {
             .iter()
             .map(FieldScanner::automaton_patterns)
             .collect();
-        let res: Vec<&Vec<String>> = graph.scanners.iter().map(|s| &s.regexes).collect();
+        // Each scanner's set, and the regexes compiled alone beside it.
+        let used = |k: &Vec<String>| {
+            graph.scanners.iter().any(|s| {
+                s.regexes == *k
+                    || (!s.regex_each.is_empty() && k.len() == 1 && s.regexes.contains(&k[0]))
+            })
+        };
         self.literals.retain(|k, _| lits.contains(k));
-        self.regexes.retain(|k, _| res.contains(&k));
+        self.regexes.retain(|k, _| used(k));
     }
 }
 
@@ -515,6 +521,46 @@ mod tests {
             }
         }
         lo
+    }
+
+    #[test]
+    fn regexes_compiled_alone_stay_cached_while_their_scanner_uses_them() {
+        let pats = |v: &[&str]| v.iter().map(|p| p.to_string()).collect::<Vec<_>>();
+        let mut cache = ScannerCache::default();
+        let set = cache.regex_set(&pats(&["ab+", "cd+"])).unwrap();
+        let each: Vec<Arc<Regex>> = ["ab+", "cd+"]
+            .iter()
+            .map(|p| cache.regex_set(&pats(&[p])).unwrap())
+            .collect();
+        cache.regex_set(&pats(&["unused"])).unwrap();
+        let graph = PredGraph {
+            scanners: vec![FieldScanner {
+                slot: 0,
+                nodes: Vec::new(),
+                literals: Vec::new(),
+                literal_nodes: Vec::new(),
+                prefilters: pats(&["ab", "cd"]),
+                prefilter_regexes: vec![vec![0], vec![1]],
+                regex_each: each.clone(),
+                literal_automaton: None,
+                members: HashMap::default(),
+                regexes: pats(&["ab+", "cd+"]),
+                regex_nodes: vec![Vec::new(), Vec::new()],
+                regex_set: Some(set.clone()),
+            }],
+            ..PredGraph::default()
+        };
+        cache.retain_used(&graph);
+        let mut kept: Vec<Vec<String>> = cache.regexes.keys().cloned().collect();
+        kept.sort();
+        assert_eq!(
+            kept,
+            [pats(&["ab+"]), pats(&["ab+", "cd+"]), pats(&["cd+"])]
+        );
+        assert!(Arc::ptr_eq(
+            &cache.regex_set(&pats(&["ab+"])).unwrap(),
+            &each[0]
+        ));
     }
 
     #[test]
