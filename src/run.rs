@@ -152,11 +152,11 @@ pub fn drive(
         });
         for file in wanted {
             let mut origin = crate::exec::Origin::new(file.display().to_string());
-            let mut reader =
-                dir::ChunkReader::open(&file, chunk_bytes).map_err(|source| RunError::Io {
-                    path: file.display().to_string(),
-                    source,
-                })?;
+            let io_error = |source| RunError::Io {
+                path: file.display().to_string(),
+                source,
+            };
+            let mut reader = dir::ChunkReader::open(&file, chunk_bytes).map_err(io_error)?;
             engine
                 .push_chunks(
                     stream,
@@ -165,10 +165,7 @@ pub fn drive(
                     &now_ms,
                     sink,
                 )
-                .map_err(|source| RunError::Io {
-                    path: file.display().to_string(),
-                    source,
-                })?;
+                .map_err(io_error)?;
         }
     }
     engine.flush(sink);
