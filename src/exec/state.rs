@@ -169,6 +169,13 @@ pub struct KeyCombos {
     pub hashes: Vec<u64>,
     /// Components per key.
     pub width: usize,
+    /// Scratch of [`KeyCombos::compute`]: the distinct element choices of
+    /// every component, flattened.
+    choices: Vec<u32>,
+    /// Scratch: where each component's choices end in `choices`.
+    choice_ends: Vec<usize>,
+    /// Scratch: the current choice (an index into `choices`) per component.
+    cursor: Vec<usize>,
 }
 
 /// Marks a whole (non-array) value in [`KeyCombos::picks`].
@@ -187,31 +194,34 @@ impl KeyCombos {
                 .push(hash_values(slots.iter().map(|s| &record[*s])));
             return;
         }
-        // Distinct element choices per component.
-        let choices: Vec<Vec<u32>> = slots
-            .iter()
-            .map(|s| match &record[*s] {
+        // Distinct element choices per component, flattened: component `c`
+        // has `choices[ends[c - 1]..ends[c]]`.
+        let (choices, ends) = (&mut self.choices, &mut self.choice_ends);
+        choices.clear();
+        ends.clear();
+        for s in slots {
+            match &record[*s] {
                 Value::Array(items) => {
-                    let mut idx: Vec<u32> = Vec::new();
+                    let from = choices.len();
                     for (i, v) in items.iter().enumerate() {
-                        if !idx.iter().any(|j| items[*j as usize] == *v) {
-                            idx.push(i as u32);
+                        if !choices[from..].iter().any(|j| items[*j as usize] == *v) {
+                            choices.push(i as u32);
                         }
                     }
-                    idx
+                    if choices.len() == from {
+                        return;
+                    }
                 }
-                _ => vec![WHOLE],
-            })
-            .collect();
-        if choices.iter().any(Vec::is_empty) {
-            return;
+                _ => choices.push(WHOLE),
+            }
+            ends.push(choices.len());
         }
-        let mut cursor = vec![0usize; slots.len()];
+        let cursor = &mut self.cursor;
+        cursor.clear();
+        cursor.extend(std::iter::once(0).chain(ends[..ends.len() - 1].iter().copied()));
         loop {
             let start = self.picks.len();
-            for (c, ch) in cursor.iter().zip(&choices) {
-                self.picks.push(ch[*c]);
-            }
+            self.picks.extend(cursor.iter().map(|c| choices[*c]));
             let picks = &self.picks[start..];
             self.hashes.push(hash_values(
                 slots.iter().zip(picks).map(|(s, p)| pick(record, *s, *p)),
@@ -224,10 +234,10 @@ impl KeyCombos {
                 }
                 i -= 1;
                 cursor[i] += 1;
-                if cursor[i] < choices[i].len() {
+                if cursor[i] < ends[i] {
                     break;
                 }
-                cursor[i] = 0;
+                cursor[i] = if i == 0 { 0 } else { ends[i - 1] };
             }
         }
     }
