@@ -26,9 +26,11 @@ use regex_automata::{Input, PatternID, PatternSet};
 pub struct EvalShape {
     /// Each node's value when every atom is false.
     defaults: Vec<Truth>,
-    /// Parents of each node, as ranges into `parents`.
-    parent_start: Vec<u32>,
-    parents: Vec<u32>,
+    /// Per node, the compound nodes it activates, directly or through
+    /// other nodes (the closure of the activation edges), as ranges into
+    /// `activates`. Only atoms' ranges are read.
+    activates_start: Vec<u32>,
+    activates: Vec<u32>,
     /// Every atom node.
     atom_nodes: Vec<u32>,
     /// Index in the graph's program of each compound node.
@@ -78,14 +80,7 @@ impl EvalShape {
                     .for_each(|c| children_of[*c as usize].push(ins.node)),
             }
         }
-        let mut parent_start = Vec::with_capacity(n + 1);
-        let mut parents = Vec::new();
-        for ps in &children_of {
-            parent_start.push(parents.len() as u32);
-            parents.extend_from_slice(ps);
-        }
-        parent_start.push(parents.len() as u32);
-        let atom_nodes = (0..n as u32)
+        let atom_nodes: Vec<u32> = (0..n as u32)
             .filter(|id| {
                 matches!(
                     graph.nodes[*id as usize],
@@ -93,10 +88,33 @@ impl EvalShape {
                 )
             })
             .collect();
+        // The closure of each atom's activation edges, in id order.
+        let mut activates_start = vec![0u32; n + 1];
+        let mut activates = Vec::new();
+        let mut seen = vec![false; n];
+        let mut stack = Vec::new();
+        let mut reached = Vec::new();
+        for a in &atom_nodes {
+            reached.clear();
+            stack.extend_from_slice(&children_of[*a as usize]);
+            while let Some(node) = stack.pop() {
+                if !std::mem::replace(&mut seen[node as usize], true) {
+                    reached.push(node);
+                    stack.extend_from_slice(&children_of[node as usize]);
+                }
+            }
+            reached.sort_unstable();
+            for node in &reached {
+                seen[*node as usize] = false;
+            }
+            activates_start[*a as usize] = activates.len() as u32;
+            activates.extend_from_slice(&reached);
+            activates_start[*a as usize + 1] = activates.len() as u32;
+        }
         EvalShape {
             defaults: truth,
-            parent_start,
-            parents,
+            activates_start,
+            activates,
             atom_nodes,
             instr_of,
         }
@@ -142,16 +160,14 @@ pub struct Evaluator<'s> {
     /// Truth value per node, valid after [`Evaluator::evaluate`].
     pub truth: Vec<Truth>,
     patsets: Vec<PatternSet>,
-    /// Per node, the number of the last record that visited it.
-    visited: Vec<u32>,
-    record_no: u32,
+    /// Bit per node: activated for the current record (cleared as read).
+    activated: Vec<u64>,
     /// Atoms that are not false for the current record.
     active_atoms: Vec<u32>,
     /// Compound nodes evaluated for the current record, in id order.
     active_nodes: Vec<u32>,
     /// Per node, the records for which it was an atom that was not false.
     pub atom_hits: Vec<u32>,
-    stack: Vec<u32>,
 }
 
 impl<'s> Evaluator<'s> {
@@ -165,12 +181,10 @@ impl<'s> Evaluator<'s> {
                 .iter()
                 .map(|s| PatternSet::new(s.regexes.len()))
                 .collect(),
-            visited: vec![0; shape.defaults.len()],
-            record_no: 0,
+            activated: vec![0; shape.defaults.len().div_ceil(64)],
             active_atoms: Vec::new(),
             active_nodes: Vec::new(),
             atom_hits: vec![0; shape.defaults.len()],
-            stack: Vec::new(),
         }
     }
 
@@ -230,40 +244,35 @@ impl<'s> Evaluator<'s> {
             };
             self.truth[node as usize] = t;
         }
-        // Sparse pass over the compound nodes: only those above a non-false atom.
-        self.record_no = self.record_no.wrapping_add(1);
-        if self.record_no == 0 {
-            self.visited.iter_mut().for_each(|v| *v = 0);
-            self.record_no = 1;
-        }
+        // Sparse pass over the compound nodes: only those above a non-false
+        // atom, marked in a bitmap and read back in id order.
         self.active_atoms.clear();
         self.active_nodes.clear();
+        let mut any = false;
         for a in &self.shape.atom_nodes {
             if self.truth[*a as usize] != Truth::False {
                 self.active_atoms.push(*a);
                 self.atom_hits[*a as usize] += 1;
                 let (s, e) = (
-                    self.shape.parent_start[*a as usize],
-                    self.shape.parent_start[*a as usize + 1],
+                    self.shape.activates_start[*a as usize],
+                    self.shape.activates_start[*a as usize + 1],
                 );
-                self.stack
-                    .extend_from_slice(&self.shape.parents[s as usize..e as usize]);
+                for node in &self.shape.activates[s as usize..e as usize] {
+                    self.activated[*node as usize / 64] |= 1 << (node % 64);
+                    any = true;
+                }
             }
         }
-        while let Some(node) = self.stack.pop() {
-            if self.visited[node as usize] == self.record_no {
-                continue;
+        if any {
+            for (w, word) in self.activated.iter_mut().enumerate() {
+                let mut bits = std::mem::take(word);
+                while bits != 0 {
+                    self.active_nodes
+                        .push((w * 64) as u32 + bits.trailing_zeros());
+                    bits &= bits - 1;
+                }
             }
-            self.visited[node as usize] = self.record_no;
-            self.active_nodes.push(node);
-            let (s, e) = (
-                self.shape.parent_start[node as usize],
-                self.shape.parent_start[node as usize + 1],
-            );
-            self.stack
-                .extend_from_slice(&self.shape.parents[s as usize..e as usize]);
         }
-        self.active_nodes.sort_unstable();
         for node in &self.active_nodes {
             let ins = &graph.program[self.shape.instr_of[*node as usize] as usize];
             self.truth[*node as usize] = eval_instr(graph, ins, &self.truth);
