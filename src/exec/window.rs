@@ -192,6 +192,10 @@ pub fn emit_running(
 
 struct OutRow<'g> {
     key: &'g [OwnedValue],
+    /// The group's partials, one slice of accumulators per pane.
+    parts: Vec<&'g [Acc]>,
+    /// Final aggregate values; those not yet needed are `Null` until
+    /// [`OutRow::compute`] fills them.
     aggs: Vec<OwnedValue>,
 }
 
@@ -200,6 +204,29 @@ impl OutRow<'_> {
         match r {
             OutRef::Key(i) => &self.key[i],
             OutRef::Agg(i) => &self.aggs[i],
+        }
+    }
+
+    /// Fills in the final values of the aggregates `which` (indexes into
+    /// the query's aggregates).
+    fn compute(&mut self, q: &AggRuntime, which: impl Iterator<Item = usize>) {
+        let agg = q.agg();
+        for j in which {
+            let (spec, i) = (&agg.aggs[j], q.acc_map[j]);
+            self.aggs[j] = match &self.parts[..] {
+                [one] => match one.get(i) {
+                    Some(a) => a.finish(spec.func),
+                    None => Acc::new(spec).finish(spec.func),
+                },
+                parts => {
+                    let accs: Vec<&Acc> = parts.iter().filter_map(|p| p.get(i)).collect();
+                    if accs.is_empty() {
+                        Acc::new(spec).finish(spec.func)
+                    } else {
+                        Acc::finish_many(&accs, spec.func)
+                    }
+                }
+            };
         }
     }
 
@@ -246,8 +273,32 @@ impl OutRow<'_> {
     }
 }
 
+/// The aggregates (indexes into [`AggQuery::aggs`]) that a `HAVING`
+/// predicate reads, marked in `used`.
+fn mark_having_aggs(p: &OutPred, used: &mut [bool]) {
+    let mut operand = |o: &OutOperand| {
+        if let OutOperand::Ref(OutRef::Agg(i)) = o {
+            used[*i] = true;
+        }
+    };
+    match p {
+        OutPred::Cmp(_, a, b) => {
+            operand(a);
+            operand(b);
+        }
+        OutPred::In(a, _, _) | OutPred::IsNull(a, _) => operand(a),
+        OutPred::And(a, b) | OutPred::Or(a, b) => {
+            mark_having_aggs(a, used);
+            mark_having_aggs(b, used);
+        }
+        OutPred::Not(a) => mark_having_aggs(a, used),
+    }
+}
+
 /// Turns groups into results: final values, `HAVING`, `ORDER BY` (ties and
 /// unordered queries by group key, so output is deterministic), `LIMIT`.
+/// The aggregates that `HAVING` and `ORDER BY` read are computed for every
+/// group; the others only for the groups that are output.
 pub fn finish_groups<'g>(
     q: &AggRuntime,
     groups: impl Iterator<Item = (&'g [OwnedValue], Vec<&'g [Acc]>)>,
@@ -255,22 +306,26 @@ pub fn finish_groups<'g>(
     sink: &mut dyn ResultSink,
 ) {
     let agg = q.agg();
+    // Which aggregates are needed before rows are cut.
+    let mut early = vec![false; agg.aggs.len()];
+    if let Some(h) = &agg.having {
+        mark_having_aggs(h, &mut early);
+    }
+    for (r, _) in &agg.order_by {
+        if let OutRef::Agg(i) = r {
+            early[*i] = true;
+        }
+    }
+    let early_aggs: Vec<usize> = (0..early.len()).filter(|j| early[*j]).collect();
     let mut rows: Vec<OutRow<'g>> = groups
-        .map(|(key, parts)| OutRow {
-            key,
-            aggs: agg
-                .aggs
-                .iter()
-                .zip(&q.acc_map)
-                .map(|(spec, i)| {
-                    let accs: Vec<&Acc> = parts.iter().filter_map(|p| p.get(*i)).collect();
-                    if accs.is_empty() {
-                        Acc::new(spec).finish(spec.func)
-                    } else {
-                        Acc::finish_many(&accs, spec.func)
-                    }
-                })
-                .collect(),
+        .map(|(key, parts)| {
+            let mut row = OutRow {
+                key,
+                parts,
+                aggs: vec![OwnedValue::Null; agg.aggs.len()],
+            };
+            row.compute(q, early_aggs.iter().copied());
+            row
         })
         .collect();
     if let Some(h) = &agg.having {
@@ -303,6 +358,11 @@ pub fn finish_groups<'g>(
         if limit < rows.len() {
             rows.select_nth_unstable_by(limit, order);
             rows.truncate(limit);
+        }
+    }
+    if early_aggs.len() < agg.aggs.len() {
+        for r in &mut rows {
+            r.compute(q, (0..early.len()).filter(|j| !early[*j]));
         }
     }
     rows.sort_unstable_by(order);
