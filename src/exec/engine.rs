@@ -1955,6 +1955,7 @@ impl DecodeCtx<'_> {
         // The filter queries a line matched, and its rows by shape.
         let mut matched: Vec<u32> = Vec::new();
         let mut built: Vec<Option<Option<RowJson>>> = vec![None; pe.row_shapes.len()];
+        let mut row_text = Vec::new();
         for raw in lines_of(part) {
             let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
             let status = self.decode_line(raw, &mut slots, &mut scratch);
@@ -1989,7 +1990,7 @@ impl DecodeCtx<'_> {
                     for &f in &matched {
                         let shape = pe.filter_shape[f as usize] as usize;
                         let row = built[shape].get_or_insert_with(|| {
-                            self.build_row(shape, line, &slots, &mut scratch)
+                            self.build_row(shape, line, &slots, &mut scratch, &mut row_text)
                         });
                         if let Some(row) = row {
                             out.rows.push((f, row.clone()));
@@ -2015,12 +2016,14 @@ impl DecodeCtx<'_> {
         line: &str,
         slots: &[Value<'_>],
         scratch: &mut Option<LogScratch>,
+        buf: &mut Vec<u8>,
     ) -> Option<RowJson> {
         match &self.eval.row_shapes[shape] {
             Some(fields) => Some(RowJson::from_fields(
                 fields
                     .iter()
                     .map(|(name, slot)| (name.as_ref(), &slots[*slot])),
+                buf,
             )),
             None => match self.format {
                 Format::Json => Some(RowJson::from_text(line.trim())),

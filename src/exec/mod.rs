@@ -8,6 +8,7 @@
 //! - [`state`]: group tables, panes, group-key computation.
 //! - [`window`]: closing windows from panes; HAVING, ORDER BY, LIMIT.
 //! - [`result`]: results and sinks.
+//! - [`json_text`]: JSON text written by hand for rows and result lines.
 //! - [`engine`]: the catalog and per-stream runtime that ties it together.
 //! - [`limits`]: engine-wide bounds (queries, groups per state, regex size).
 //! - [`checkpoint`]: the engine's dynamic state as data, and its restoration.
@@ -18,6 +19,7 @@ pub mod decode;
 pub mod engine;
 pub mod eval;
 pub mod intern;
+pub mod json_text;
 pub mod limits;
 pub mod result;
 pub mod state;

@@ -1,6 +1,7 @@
 //! Query results, how they are written as JSON, and where they go.
 
-use crate::value::OwnedValue;
+use super::json_text;
+use crate::value::{OwnedValue, Value};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::value::RawValue;
 use std::sync::Arc;
@@ -35,52 +36,46 @@ pub enum ResultBody {
 }
 
 /// The JSON object text of one output row, built once per record and row
-/// shape and shared by every filter query that emits that shape.
+/// shape and shared by every filter query that emits that shape. Always
+/// valid JSON (serializer output, or text that parsed as JSON).
 #[derive(Clone)]
-pub struct RowJson(Arc<RawValue>);
+pub struct RowJson(Arc<str>);
 
 impl RowJson {
-    /// Takes JSON text that is known to be valid (serializer output).
-    pub fn from_raw(raw: Box<RawValue>) -> RowJson {
-        RowJson(Arc::from(raw))
-    }
-
-    /// The object of `fields`, serialized.
-    pub fn from_fields<'a, V: Serialize + 'a>(
-        fields: impl Iterator<Item = (&'a str, &'a V)> + Clone,
+    /// The object of `fields`, in order. `buf` is scratch space, reused
+    /// from row to row.
+    pub fn from_fields<'v, 'a: 'v>(
+        fields: impl IntoIterator<Item = (&'v str, &'v Value<'a>)>,
+        buf: &mut Vec<u8>,
     ) -> RowJson {
-        struct Fields<I>(I);
-        impl<'a, V: Serialize + 'a, I: Iterator<Item = (&'a str, &'a V)> + Clone> Serialize for Fields<I> {
-            fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-                let mut m = ser.serialize_map(None)?;
-                for (k, v) in self.0.clone() {
-                    m.serialize_entry(k, v)?;
-                }
-                m.end()
-            }
-        }
-        RowJson::of(&Fields(fields))
+        buf.clear();
+        json_text::push_object(buf, fields);
+        RowJson(Arc::from(
+            std::str::from_utf8(buf).expect("JSON text is UTF-8"),
+        ))
     }
 
     /// A value that serializes as a JSON object, serialized.
     pub fn of(object: &impl Serialize) -> RowJson {
-        RowJson::from_raw(serde_json::value::to_raw_value(object).expect("row serializes"))
+        RowJson(Arc::from(
+            serde_json::to_string(object).expect("row serializes"),
+        ))
     }
 
     /// Takes text that should be a JSON object: kept as it is when it is
     /// valid JSON, else carried as a JSON string.
     pub fn from_text(text: &str) -> RowJson {
-        match RawValue::from_string(text.to_owned()) {
-            Ok(raw) => RowJson::from_raw(raw),
-            Err(_) => RowJson::from_raw(
-                serde_json::value::to_raw_value(text).expect("a string serializes"),
-            ),
+        match serde_json::from_str::<&RawValue>(text) {
+            Ok(raw) => RowJson(Arc::from(raw.get())),
+            Err(_) => RowJson(Arc::from(
+                serde_json::to_string(text).expect("a string serializes"),
+            )),
         }
     }
 
     /// The JSON text.
     pub fn get(&self) -> &str {
-        self.0.get()
+        &self.0
     }
 }
 
@@ -98,7 +93,13 @@ impl std::fmt::Debug for RowJson {
 
 impl Serialize for RowJson {
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(ser)
+        // The text is valid JSON, so this parse succeeds; it only marks the
+        // text as raw for serde (the hot paths write it with
+        // [`QueryResult::write_json`] instead).
+        match serde_json::from_str::<&RawValue>(&self.0) {
+            Ok(raw) => raw.serialize(ser),
+            Err(_) => ser.serialize_str(&self.0),
+        }
     }
 }
 
@@ -143,7 +144,42 @@ impl Serialize for QueryResult {
 impl QueryResult {
     /// The result as one line of JSON (without newline).
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("results serialize")
+        let mut out = Vec::new();
+        self.write_json(&mut out);
+        String::from_utf8(out).expect("JSON text is UTF-8")
+    }
+
+    /// Appends the result as one line of JSON (without newline): the same
+    /// text as its `Serialize` implementation gives.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"query\":");
+        json_text::push_str(out, &self.query);
+        match &self.body {
+            ResultBody::Aggregate {
+                window,
+                group,
+                values,
+            } => {
+                let bound = |b: i64| Value::Int(b);
+                let (start, end) = match window {
+                    Some((s, e)) => (bound(*s), bound(*e)),
+                    None => (Value::Null, Value::Null),
+                };
+                out.extend_from_slice(b",\"window_start\":");
+                json_text::push_value(out, &start);
+                out.extend_from_slice(b",\"window_end\":");
+                json_text::push_value(out, &end);
+                out.extend_from_slice(b",\"group\":");
+                json_text::push_object(out, group.iter().map(|(k, v)| (k, v)));
+                out.extend_from_slice(b",\"values\":");
+                json_text::push_object(out, values.iter().map(|(k, v)| (k, v)));
+            }
+            ResultBody::Row(row) => {
+                out.extend_from_slice(b",\"row\":");
+                out.extend_from_slice(row.get().as_bytes());
+            }
+        }
+        out.push(b'}');
     }
 }
 
@@ -162,6 +198,8 @@ impl ResultSink for Vec<QueryResult> {
 /// A sink that writes JSON lines to a writer and counts them.
 pub struct JsonLinesSink<W: std::io::Write> {
     out: W,
+    /// The line being written, reused.
+    line: Vec<u8>,
     /// Results written.
     pub count: u64,
     /// The first write error, if any (later results are dropped).
@@ -173,6 +211,7 @@ impl<W: std::io::Write> JsonLinesSink<W> {
     pub fn new(out: W) -> Self {
         JsonLinesSink {
             out,
+            line: Vec::new(),
             count: 0,
             error: None,
         }
@@ -193,9 +232,10 @@ impl<W: std::io::Write> ResultSink for JsonLinesSink<W> {
         if self.error.is_some() {
             return;
         }
-        let r = serde_json::to_writer(&mut self.out, &result).map_err(std::io::Error::from);
-        let r = r.and_then(|_| self.out.write_all(b"\n"));
-        match r {
+        self.line.clear();
+        result.write_json(&mut self.line);
+        self.line.push(b'\n');
+        match self.out.write_all(&self.line) {
             Ok(()) => self.count += 1,
             Err(e) => self.error = Some(e),
         }
@@ -235,8 +275,22 @@ mod tests {
         };
         assert_eq!(bad.to_json(), r#"{"query":"q","row":"{oops"}"#);
         let projected = RowJson::from_fields(
-            [("n", &Value::Int(1)), ("s", &Value::Str("x\"y".into()))].into_iter(),
+            [("n", &Value::Int(1)), ("s", &Value::Str("x\"y".into()))],
+            &mut Vec::new(),
         );
         assert_eq!(projected.get(), r#"{"n":1,"s":"x\"y"}"#);
+        // The hand-written lines are serde's.
+        for r in [&r, &f, &bad] {
+            assert_eq!(r.to_json(), serde_json::to_string(r).unwrap());
+        }
+        let running = QueryResult {
+            query: "q\u{1}".into(),
+            body: ResultBody::Aggregate {
+                window: None,
+                group: vec![],
+                values: vec![("avg".into(), Value::Float(0.1)), ("e".into(), Value::Null)],
+            },
+        };
+        assert_eq!(running.to_json(), serde_json::to_string(&running).unwrap());
     }
 }

@@ -1,0 +1,162 @@
+//! JSON text written by hand for the hot output paths: the rows of filter
+//! queries (built once per record and row shape) and result lines (one per
+//! result). The text is byte for byte what `serde_json`'s compact
+//! serializer writes for the same values (numbers are formatted by
+//! `serde_json` itself), without its per-call machinery.
+
+use crate::value::Value;
+
+/// Appends `s` as a JSON string: quoted, with `"`, `\` and control
+/// characters escaped as `serde_json` escapes them.
+pub fn push_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut run = 0;
+    // Eight bytes at a time while none of them needs escaping (most text).
+    let mut clean = 0;
+    while clean + 8 <= bytes.len() {
+        let w = u64::from_le_bytes(bytes[clean..clean + 8].try_into().expect("8 bytes"));
+        if needs_escape(w) {
+            break;
+        }
+        clean += 8;
+    }
+    for (i, &b) in bytes.iter().enumerate().skip(clean) {
+        if b >= 0x20 && b != b'"' && b != b'\\' {
+            continue;
+        }
+        out.extend_from_slice(&bytes[run..i]);
+        run = i + 1;
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[(b >> 4) as usize],
+                    HEX[(b & 0xf) as usize],
+                ]);
+            }
+        }
+    }
+    out.extend_from_slice(&bytes[run..]);
+    out.push(b'"');
+}
+
+/// True when one of the eight bytes of `w` may need escaping: a control
+/// character, `"` or `\`. Exact when it is false (the usual bit tricks:
+/// a byte is below 0x20, or equal to a given byte, when subtracting
+/// borrows into its high bit).
+#[inline]
+fn needs_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGH;
+    (below(w, 0x20) | below(w ^ (ONES * b'"' as u64), 1) | below(w ^ (ONES * b'\\' as u64), 1)) != 0
+}
+
+/// Appends `v` as JSON, as its `Serialize` implementation writes it.
+pub fn push_value(out: &mut Vec<u8>, v: &Value<'_>) {
+    match v {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Str(s) => push_str(out, s),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, x) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                push_value(out, x);
+            }
+            out.push(b']');
+        }
+        // Numbers and nested objects: serde_json's own formatting.
+        Value::Int(_) | Value::Float(_) | Value::Object(_) => {
+            serde_json::to_writer(&mut *out, v).expect("writing to a vector cannot fail")
+        }
+    }
+}
+
+/// Appends the JSON object of `fields` (name, value), in order.
+pub fn push_object<'v, 'a: 'v, K: AsRef<str>>(
+    out: &mut Vec<u8>,
+    fields: impl IntoIterator<Item = (K, &'v Value<'a>)>,
+) {
+    out.push(b'{');
+    for (i, (k, v)) in fields.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        push_str(out, k.as_ref());
+        out.push(b':');
+        push_value(out, v);
+    }
+    out.push(b'}');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::borrow::Cow;
+
+    fn text(v: &Value<'_>) -> String {
+        let mut out = Vec::new();
+        push_value(&mut out, v);
+        String::from_utf8(out).expect("JSON text is UTF-8")
+    }
+
+    fn value() -> impl Strategy<Value = Value<'static>> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::Int),
+            any::<f64>().prop_map(Value::Float),
+            // Any characters, control characters and quotes included.
+            ".*".prop_map(|s| Value::Str(Cow::Owned(s))),
+            "[\\x00-\\x1f\"\\\\a-z\u{e9}\u{1F600}]{0,40}".prop_map(|s| Value::Str(Cow::Owned(s))),
+            Just(Value::Object(Cow::Borrowed(r#"{"a": [1, 2]}"#))),
+            Just(Value::Object(Cow::Borrowed("{not json"))),
+        ];
+        leaf.prop_recursive(2, 16, 4, |inner| {
+            prop::collection::vec(inner, 0..4).prop_map(Value::Array)
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn values_are_written_as_serde_json_writes_them(v in value()) {
+            prop_assert_eq!(text(&v), serde_json::to_string(&v).unwrap());
+        }
+
+        #[test]
+        fn objects_are_written_as_serde_json_writes_maps(
+            fields in prop::collection::vec((".{0,6}", value()), 0..4)
+        ) {
+            let mut out = Vec::new();
+            push_object(&mut out, fields.iter().map(|(k, v)| (k.as_str(), v)));
+            let mut expected = String::from("{");
+            for (i, (k, v)) in fields.iter().enumerate() {
+                if i > 0 {
+                    expected.push(',');
+                }
+                expected.push_str(&serde_json::to_string(k).unwrap());
+                expected.push(':');
+                expected.push_str(&serde_json::to_string(v).unwrap());
+            }
+            expected.push('}');
+            prop_assert_eq!(String::from_utf8(out).unwrap(), expected);
+        }
+    }
+}
