@@ -134,19 +134,26 @@ impl Acc {
     }
 
     /// Adds one record's argument in short form; `arg` must not be
-    /// [`AccArg::Other`] (pass the value to [`Acc::update`] instead).
+    /// [`AccArg::Other`] (pass the value to [`Acc::update`] instead). The
+    /// same as [`Acc::update`] with the value, without building it for the
+    /// usual cases (counts, sums, integer extremes).
     #[inline]
     pub fn update_arg(&mut self, arg: AccArg) {
-        let v = match arg {
-            AccArg::Null => Value::Null,
-            AccArg::Int(i) => Value::Int(i),
-            AccArg::Float(f) => Value::Float(f),
-            AccArg::Other => {
+        match (&mut *self, arg) {
+            (_, AccArg::Other) => {
                 debug_assert!(false, "other values are read from their slot");
-                return;
             }
-        };
-        self.update(Some(&v));
+            (_, AccArg::Null) => {}
+            (Acc::Count(c), _) => *c += 1,
+            (Acc::Sum { int, n, .. }, AccArg::Int(i)) => {
+                *int += i as i128;
+                *n += 1;
+            }
+            (Acc::Max(Some(Value::Int(cur))), AccArg::Int(i)) => *cur = (*cur).max(i),
+            (Acc::Min(Some(Value::Int(cur))), AccArg::Int(i)) => *cur = (*cur).min(i),
+            (_, AccArg::Int(i)) => self.update(Some(&Value::Int(i))),
+            (_, AccArg::Float(f)) => self.update(Some(&Value::Float(f))),
+        }
     }
 
     /// Adds the interned value `id` of a non-null argument to a

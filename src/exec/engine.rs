@@ -1429,6 +1429,18 @@ fn update_states(
             let (part_keys, part_values) = (&keys[part], &values[part]);
             let key_starts = &part_keys.starts[st.key_list];
             let key_ids = &part_keys.ids[st.key_list];
+            // Where each accumulator reads its input, in this part.
+            let inputs: Vec<AccColumn<'_>> = st
+                .accs
+                .iter()
+                .map(|input| match input.slot {
+                    None => AccColumn::Star,
+                    Some(s) if input.spec.distinct => {
+                        AccColumn::Distinct(&part_values.ids[pe.distinct_index[s] as usize])
+                    }
+                    Some(s) => AccColumn::Arg(&part_keys.args[pe.arg_index[s] as usize], s),
+                })
+                .collect();
             for &ok in list {
                 let ok = ok as usize;
                 let table: &mut GroupTable = match st.pane_ms {
@@ -1450,22 +1462,21 @@ fn update_states(
                     }
                     let held = table.len();
                     let accs = table.group_mut(key, &st.accs);
-                    for (a, input) in accs.iter_mut().zip(&st.accs) {
-                        match input.slot {
-                            None => a.update(None),
-                            Some(s) if input.spec.distinct => {
-                                let id = part_values.ids[pe.distinct_index[s] as usize][ok];
-                                if id != NO_ID {
-                                    a.insert_distinct(id);
+                    for (a, input) in accs.iter_mut().zip(&inputs) {
+                        match *input {
+                            AccColumn::Star => a.update(None),
+                            AccColumn::Distinct(ids) => {
+                                if ids[ok] != NO_ID {
+                                    a.insert_distinct(ids[ok]);
                                 }
                             }
-                            Some(s) => match part_keys.args[pe.arg_index[s] as usize][ok] {
+                            AccColumn::Arg(args, s) => match args[ok] {
                                 AccArg::Other => a.update(Some(&d.slots[ok * width + s])),
                                 arg => a.update_arg(arg),
                             },
                         }
                     }
-                    if table.len() > held {
+                    if room != usize::MAX && table.len() > held {
                         room -= 1;
                     }
                 }
@@ -1473,6 +1484,19 @@ fn update_states(
         }
     }
     updates
+}
+
+/// Where one accumulator of a state reads a record's input, in one part of
+/// a batch.
+#[derive(Clone, Copy)]
+enum AccColumn<'c> {
+    /// `count(*)`: no input.
+    Star,
+    /// `count(DISTINCT)`: interned values, by record.
+    Distinct(&'c [ValueId]),
+    /// Other aggregates: short-form arguments by record, and the slot to
+    /// read for [`AccArg::Other`].
+    Arg(&'c [AccArg], usize),
 }
 
 /// Threads that decode and evaluate a large batch.
