@@ -314,6 +314,39 @@ mod tests {
         a
     }
 
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The short-form update gives what the update with the value gives,
+        /// whatever mix of nulls, integers and floats comes in.
+        #[test]
+        fn short_form_arguments_update_as_their_values(
+            args in proptest::collection::vec(
+                prop_oneof![
+                    Just(AccArg::Null),
+                    any::<i64>().prop_map(AccArg::Int),
+                    (-1e6f64..1e6).prop_map(AccArg::Float),
+                ],
+                0..20,
+            )
+        ) {
+            for func in [AggFunc::Count, AggFunc::Sum, AggFunc::Avg, AggFunc::Min, AggFunc::Max] {
+                let s = spec(func, false);
+                let (mut short, mut long) = (Acc::new(&s), Acc::new(&s));
+                for arg in &args {
+                    short.update_arg(*arg);
+                    let v = match *arg {
+                        AccArg::Int(i) => Value::Int(i),
+                        AccArg::Float(f) => Value::Float(f),
+                        _ => Value::Null,
+                    };
+                    long.update(Some(&v));
+                }
+                prop_assert_eq!(short.finish(func), long.finish(func));
+            }
+        }
+    }
+
     #[test]
     fn merge_equals_single_pass() {
         let vals: Vec<Value> = vec![
