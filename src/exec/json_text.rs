@@ -4,6 +4,7 @@
 //! serializer writes for the same values (numbers are formatted by
 //! `serde_json` itself), without its per-call machinery.
 
+use super::decode::json::special_bytes;
 use crate::value::Value;
 
 /// Appends `s` as a JSON string: quoted, with `"`, `\` and control
@@ -16,7 +17,7 @@ pub fn push_str(out: &mut Vec<u8>, s: &str) {
     let mut clean = 0;
     while clean + 8 <= bytes.len() {
         let w = u64::from_le_bytes(bytes[clean..clean + 8].try_into().expect("8 bytes"));
-        if needs_escape(w) {
+        if special_bytes(w) != 0 {
             break;
         }
         clean += 8;
@@ -50,18 +51,6 @@ pub fn push_str(out: &mut Vec<u8>, s: &str) {
     }
     out.extend_from_slice(&bytes[run..]);
     out.push(b'"');
-}
-
-/// True when one of the eight bytes of `w` may need escaping: a control
-/// character, `"` or `\`. Exact when it is false (the usual bit tricks:
-/// a byte is below 0x20, or equal to a given byte, when subtracting
-/// borrows into its high bit).
-#[inline]
-fn needs_escape(w: u64) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGH;
-    (below(w, 0x20) | below(w ^ (ONES * b'"' as u64), 1) | below(w ^ (ONES * b'\\' as u64), 1)) != 0
 }
 
 /// Appends `v` as JSON, as its `Serialize` implementation writes it.

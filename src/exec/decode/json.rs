@@ -83,7 +83,7 @@ fn zero_bytes(x: u64) -> u64 {
 /// Marks the bytes of `w` that end a plain run inside a string: `"`, `\` or
 /// a control character. The lowest marked byte is exact.
 #[inline(always)]
-fn special_bytes(w: u64) -> u64 {
+pub(crate) fn special_bytes(w: u64) -> u64 {
     zero_bytes(w ^ (LO * b'"' as u64))
         | zero_bytes(w ^ (LO * b'\\' as u64))
         | (w.wrapping_sub(LO * 0x20) & !w & HI)
