@@ -197,7 +197,22 @@ fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
     }
 }
 
+/// Turns transparent huge pages off for this process. mimalloc hands freed
+/// memory back to the system and takes it again batch after batch; with
+/// huge pages each time back costs a fault that zeroes 2 MiB. Measured with
+/// 1,000 queries: 4% less CPU and a fifth less peak memory; with one query,
+/// the same speed and half the memory (BENCHMARKS.md, sixth session).
+fn disable_huge_pages() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_THP_DISABLE takes plain integers and only sets a flag
+    // of the calling process; it reads and writes no memory of ours.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
+}
+
 fn main() -> Result<()> {
+    disable_huge_pages();
     let cli = Cli::parse();
     match cli.command {
         Command::Run {
