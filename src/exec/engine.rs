@@ -1980,9 +1980,10 @@ impl DecodeCtx<'_> {
         let mut matched: Vec<u32> = Vec::new();
         let mut built: Vec<Option<Option<RowJson>>> = vec![None; pe.row_shapes.len()];
         let mut row_text = Vec::new();
+        let mut key_order = decode::KeyOrder::default();
         for raw in lines_of(part) {
             let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-            let status = self.decode_line(raw, &mut slots, &mut scratch);
+            let status = self.decode_line(raw, &mut slots, &mut scratch, &mut key_order);
             if let RecStatus::Ok { ts, line } = &status {
                 eval.evaluate(&plan.graph, &slots);
                 // Root bits: the defaults, corrected for the nodes that changed.
@@ -2070,6 +2071,7 @@ impl DecodeCtx<'_> {
         raw: &'a [u8],
         slots: &mut [Value<'a>],
         scratch: &mut Option<LogScratch>,
+        key_order: &mut decode::KeyOrder,
     ) -> RecStatus<'a> {
         if raw.iter().all(u8::is_ascii_whitespace) {
             return RecStatus::Blank;
@@ -2091,7 +2093,7 @@ impl DecodeCtx<'_> {
             *s = Value::Null;
         }
         let decoded = match (self.format, self.header) {
-            (Format::Json, _) => decode::decode_json(line, self.fields, slots),
+            (Format::Json, _) => decode::decode_json_in_order(line, self.fields, slots, key_order),
             (Format::Csv, Some(h)) => decode::decode_csv(line, h, slots),
             (Format::Csv, None) => return RecStatus::Reject("CSV line before any header".into()),
             (Format::Regex | Format::Syslog | Format::Ascp, _) => match (self.log, scratch) {
@@ -2104,7 +2106,7 @@ impl DecodeCtx<'_> {
         }
         if let Some(types) = self.columns {
             for (i, ty) in types.iter().enumerate() {
-                if let Some(ty) = ty {
+                if let Some(ty) = ty.as_ref().filter(|ty| !decode::conforms(&slots[i], ty)) {
                     let v = std::mem::take(&mut slots[i]);
                     match decode::coerce(v, ty) {
                         Ok(v) => slots[i] = v,

@@ -54,6 +54,21 @@ pub fn coerce<'a>(v: Value<'a>, ty: &DataType) -> Result<Value<'a>, String> {
     }
 }
 
+/// True when `coerce(v, ty)` would give `v` back unchanged: it is `NULL` or
+/// already of the type (what nearly every record's fields are), so the
+/// caller can leave it in place.
+pub fn conforms(v: &Value<'_>, ty: &DataType) -> bool {
+    match (ty, v) {
+        (_, Value::Null)
+        | (DataType::Timestamp | DataType::BigInt, Value::Int(_))
+        | (DataType::Double, Value::Float(_))
+        | (DataType::Text, Value::Str(_))
+        | (DataType::Boolean, Value::Bool(_)) => true,
+        (DataType::Array(el), Value::Array(items)) => items.iter().all(|x| conforms(x, el)),
+        _ => false,
+    }
+}
+
 /// The event time of a value in epoch milliseconds: an `Int` as is, a
 /// `Float` truncated, an RFC 3339 string parsed; `None` for anything else
 /// (including `NULL`, out-of-range floats and unparsable text).
@@ -194,6 +209,45 @@ mod tests {
 
     fn s(x: &str) -> Value<'_> {
         Value::Str(Cow::Borrowed(x))
+    }
+
+    #[test]
+    fn conforming_values_are_what_coercion_gives_back() {
+        let types = [
+            DataType::Timestamp,
+            DataType::BigInt,
+            DataType::Double,
+            DataType::Text,
+            DataType::Boolean,
+            DataType::Array(Box::new(DataType::Text)),
+            DataType::Array(Box::new(DataType::Double)),
+        ];
+        let values = [
+            Value::Null,
+            Value::Int(7),
+            Value::Float(2.5),
+            s("2016-11-05T10:00:00Z"),
+            Value::Bool(true),
+            Value::Array(vec![s("a"), Value::Null]),
+            Value::Array(vec![s("a"), Value::Int(1)]),
+            Value::Array(vec![Value::Float(1.0), Value::Int(1)]),
+            Value::Array(vec![]),
+        ];
+        let mut conforming = 0;
+        for ty in &types {
+            for v in &values {
+                // Compared as debug text: `Int(7)` equals `Float(7.0)` as a
+                // value, but coercion to DOUBLE changes it.
+                let same =
+                    format!("{:?}", coerce(v.clone(), ty)) == format!("{:?}", Ok::<_, String>(v));
+                assert_eq!(conforms(v, ty), same, "{v:?} as {ty}");
+                conforming += usize::from(same);
+            }
+        }
+        assert!(
+            conforming > 2 * types.len(),
+            "NULL and each type's own values conform"
+        );
     }
 
     #[test]

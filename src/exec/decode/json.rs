@@ -46,6 +46,51 @@ pub fn decode_json<'a>(
     fields: &FieldSet,
     out: &mut [Value<'a>],
 ) -> Result<(), DecodeError> {
+    decode_json_in_order(line, fields, out, &mut KeyOrder::default())
+}
+
+/// The keys of the last line decoded and their slots, in the line's order.
+/// JSON lines usually list their keys in the same order, so the k-th key of
+/// a line is first compared with the k-th key of the line before, which
+/// saves looking its name up among the wanted fields.
+#[derive(Debug, Default)]
+pub struct KeyOrder {
+    /// Per key position: the key's raw bytes and its slot (`None` when
+    /// the plan does not need it).
+    keys: Vec<(Vec<u8>, Option<usize>)>,
+}
+
+impl KeyOrder {
+    /// The slot of `key`, the `k`-th key of its line.
+    #[inline]
+    fn slot_of(&mut self, k: usize, key: &[u8], fields: &FieldSet) -> Option<usize> {
+        match self.keys.get_mut(k) {
+            Some((known, slot)) if known.as_slice() == key => *slot,
+            Some((known, slot)) => {
+                known.clear();
+                known.extend_from_slice(key);
+                *slot = fields.slot_of(key);
+                *slot
+            }
+            None => {
+                let slot = fields.slot_of(key);
+                if k == self.keys.len() {
+                    self.keys.push((key.to_vec(), slot));
+                }
+                slot
+            }
+        }
+    }
+}
+
+/// [`decode_json`], remembering the order of the keys from line to line
+/// in `order` (one per thread of lines of one plan).
+pub fn decode_json_in_order<'a>(
+    line: &'a str,
+    fields: &FieldSet,
+    out: &mut [Value<'a>],
+    order: &mut KeyOrder,
+) -> Result<(), DecodeError> {
     let mut p = Parser {
         src: line,
         b: line.as_bytes(),
@@ -56,7 +101,7 @@ pub fn decode_json<'a>(
         return Err(DecodeError::NotObject { offset: p.pos });
     }
     p.pos += 1;
-    p.top_object(fields, out)?;
+    p.top_object(fields, out, order)?;
     p.skip_ws();
     if p.pos != p.b.len() {
         return Err(p.err("trailing characters after the object"));
@@ -121,12 +166,18 @@ impl<'a> Parser<'a> {
     }
 
     /// The members of the top-level object; `pos` is just past its `{`.
-    fn top_object(&mut self, fields: &FieldSet, out: &mut [Value<'a>]) -> Result<(), DecodeError> {
+    fn top_object(
+        &mut self,
+        fields: &FieldSet,
+        out: &mut [Value<'a>],
+        order: &mut KeyOrder,
+    ) -> Result<(), DecodeError> {
         self.skip_ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;
             return Ok(());
         }
+        let mut k = 0;
         loop {
             if self.peek() != Some(b'"') {
                 return Err(self.err("expected '\"' to start an object key"));
@@ -139,7 +190,9 @@ impl<'a> Parser<'a> {
             }
             self.pos += 1;
             self.skip_ws();
-            match fields.slot_of(key.as_bytes()) {
+            let slot = order.slot_of(k, key.as_bytes(), fields);
+            k += 1;
+            match slot {
                 Some(slot) => {
                     let v = self.value(1, true)?;
                     if let Some(o) = out.get_mut(slot) {

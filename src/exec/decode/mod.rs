@@ -30,10 +30,10 @@ mod proptests;
 
 use crate::value::Value;
 
-pub use self::coerce::{coerce, event_time_ms, parse_rfc3339_ms};
+pub use self::coerce::{coerce, conforms, event_time_ms, parse_rfc3339_ms};
 pub use self::csv::{csv_row_object, decode_csv, CsvHeader};
 pub use self::fields::FieldSet;
-pub use self::json::{decode_json, MAX_DEPTH};
+pub use self::json::{decode_json, decode_json_in_order, KeyOrder, MAX_DEPTH};
 pub use self::log::{LogDecoder, LogFormat, LogScratch, LogSpec};
 pub use self::timefmt::{TimeFormat, YearContext, YearRule};
 

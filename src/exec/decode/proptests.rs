@@ -288,6 +288,34 @@ proptest! {
         check(&l, &names)?;
     }
 
+    /// Lines decoded one after another with a shared [`KeyOrder`] (keys in
+    /// other orders, repeated, missing, unwanted, lines that fail) decode
+    /// as each line alone does.
+    #[test]
+    fn remembered_key_order_decodes_as_each_line_alone(
+        lines in prop::collection::vec((members(), style()), 1..6),
+        picks in prop::collection::vec(any::<prop::sample::Index>(), 0..5),
+        muts in prop::collection::vec(mutation(), 0..2),
+    ) {
+        let names = pick(&lines[0].0, &picks);
+        let fields = FieldSet::new(names);
+        let mut order = KeyOrder::default();
+        for (i, (m, st)) in lines.iter().enumerate() {
+            let mut l = line(m, *st);
+            if i == 1 {
+                l = mutate(&l, &muts);
+            }
+            let mut alone = vec![Value::Null; fields.len()];
+            let mut ordered = vec![Value::Null; fields.len()];
+            let want = decode_json(&l, &fields, &mut alone);
+            let got = decode_json_in_order(&l, &fields, &mut ordered, &mut order);
+            prop_assert_eq!(got.is_ok(), want.is_ok(), "line {:?}", l);
+            if want.is_ok() {
+                prop_assert_eq!(format!("{ordered:?}"), format!("{alone:?}"), "line {:?}", l);
+            }
+        }
+    }
+
     #[test]
     fn mutated_lines_are_accepted_exactly_when_serde_json_accepts(
         m in members(),
