@@ -10,17 +10,31 @@ use crate::value::Value;
 /// Appends `s` as a JSON string: quoted, with `"`, `\` and control
 /// characters escaped as `serde_json` escapes them.
 pub fn push_str(out: &mut Vec<u8>, s: &str) {
-    out.push(b'"');
     let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
     let mut run = 0;
-    // Eight bytes at a time while none of them needs escaping (most text).
+    // Eight bytes at a time while none of them needs escaping (most text);
+    // the last few bytes padded with spaces, which need none.
     let mut clean = 0;
-    while clean + 8 <= bytes.len() {
-        let w = u64::from_le_bytes(bytes[clean..clean + 8].try_into().expect("8 bytes"));
+    while clean < bytes.len() {
+        let w = match bytes.get(clean..clean + 8) {
+            Some(eight) => u64::from_le_bytes(eight.try_into().expect("8 bytes")),
+            None => {
+                let mut padded = [b' '; 8];
+                padded[..bytes.len() - clean].copy_from_slice(&bytes[clean..]);
+                u64::from_le_bytes(padded)
+            }
+        };
         if special_bytes(w) != 0 {
             break;
         }
         clean += 8;
+    }
+    if clean >= bytes.len() {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
     }
     for (i, &b) in bytes.iter().enumerate().skip(clean) {
         if b >= 0x20 && b != b'"' && b != b'\\' {
