@@ -84,7 +84,8 @@ impl KeyOrder {
 }
 
 /// [`decode_json`], remembering the order of the keys from line to line
-/// in `order` (one per thread of lines of one plan).
+/// in `order`. An `order` holds slots of `fields`, so it must always be
+/// used with the same field set (the engine keeps one per batch part).
 pub fn decode_json_in_order<'a>(
     line: &'a str,
     fields: &FieldSet,
