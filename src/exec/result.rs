@@ -160,9 +160,8 @@ impl QueryResult {
                 group,
                 values,
             } => {
-                let bound = |b: i64| Value::Int(b);
                 let (start, end) = match window {
-                    Some((s, e)) => (bound(*s), bound(*e)),
+                    Some((s, e)) => (Value::Int(*s), Value::Int(*e)),
                     None => (Value::Null, Value::Null),
                 };
                 out.extend_from_slice(b",\"window_start\":");
