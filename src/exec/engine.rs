@@ -2106,17 +2106,11 @@ impl DecodeCtx<'_> {
         }
         if let Some(types) = self.columns {
             for (i, ty) in types.iter().enumerate() {
-                if let Some(ty) = ty.as_ref().filter(|ty| !decode::conforms(&slots[i], ty)) {
-                    let v = std::mem::take(&mut slots[i]);
-                    match decode::coerce(v, ty) {
-                        Ok(v) => slots[i] = v,
-                        Err(e) => {
-                            return RecStatus::Reject(format!(
-                                "field `{}`: {e}",
-                                self.plan.fields[i]
-                            ))
-                        }
-                    }
+                if let Some(Err(e)) = ty
+                    .as_ref()
+                    .map(|ty| decode::coerce_in_place(&mut slots[i], ty))
+                {
+                    return RecStatus::Reject(format!("field `{}`: {e}", self.plan.fields[i]));
                 }
             }
         }

@@ -54,10 +54,19 @@ pub fn coerce<'a>(v: Value<'a>, ty: &DataType) -> Result<Value<'a>, String> {
     }
 }
 
+/// Coerces the value in `slot` to `ty` in place, as [`coerce`] does; a
+/// value that already conforms (what nearly every record's fields do) is
+/// left where it is. On error the slot is left `NULL`.
+pub fn coerce_in_place(slot: &mut Value<'_>, ty: &DataType) -> Result<(), String> {
+    if !conforms(slot, ty) {
+        *slot = coerce(std::mem::take(slot), ty)?;
+    }
+    Ok(())
+}
+
 /// True when `coerce(v, ty)` would give `v` back unchanged: it is `NULL` or
-/// already of the type (what nearly every record's fields are), so the
-/// caller can leave it in place.
-pub fn conforms(v: &Value<'_>, ty: &DataType) -> bool {
+/// already of the type.
+fn conforms(v: &Value<'_>, ty: &DataType) -> bool {
     match (ty, v) {
         (_, Value::Null)
         | (DataType::Timestamp | DataType::BigInt, Value::Int(_))

@@ -30,7 +30,7 @@ mod proptests;
 
 use crate::value::Value;
 
-pub use self::coerce::{coerce, conforms, event_time_ms, parse_rfc3339_ms};
+pub use self::coerce::{coerce, coerce_in_place, event_time_ms, parse_rfc3339_ms};
 pub use self::csv::{csv_row_object, decode_csv, CsvHeader};
 pub use self::fields::FieldSet;
 pub use self::json::{decode_json, decode_json_in_order, KeyOrder, MAX_DEPTH};
