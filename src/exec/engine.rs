@@ -1446,8 +1446,14 @@ fn update_states(
                 let table: &mut GroupTable = match st.pane_ms {
                     None => &mut *running,
                     Some(p) => {
-                        let start = d.ts[ok].div_euclid(p) * p;
-                        if current.as_ref().is_none_or(|(s, _)| *s != start) {
+                        let ts = d.ts[ok];
+                        // Within the current pane no division is needed
+                        // (`ts - start`, taken unsigned, is below `p`).
+                        if current
+                            .as_ref()
+                            .is_none_or(|(s, _)| ts.wrapping_sub(*s) as u64 >= p as u64)
+                        {
+                            let start = ts.div_euclid(p) * p;
                             current = Some((start, panes.entry(start).or_default()));
                         }
                         &mut *current.as_mut().expect("pane set").1

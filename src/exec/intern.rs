@@ -292,9 +292,48 @@ pub fn id_hash(id: ValueId) -> u64 {
 
 /// A set of interned values (a `count(DISTINCT …)` partial). Serialized as
 /// the list of its ids, which refer to the stream's [`Interner`].
-#[derive(Clone, Debug, Default)]
+///
+/// Most distinct sets stay small (distinct users of one hashtag in one
+/// pane), so up to [`SMALL_SET`] ids are held in place, unordered, and
+/// found by a linear scan: no allocation and no second cache line. A set
+/// that outgrows that becomes a hash table.
+#[derive(Clone, Debug)]
 pub struct IdSet {
-    table: hashbrown::HashTable<ValueId>,
+    repr: SetRepr,
+}
+
+/// Ids an [`IdSet`] holds in place.
+pub const SMALL_SET: usize = 8;
+
+#[derive(Clone, Debug)]
+enum SetRepr {
+    /// The first `len` entries of `ids`, distinct, in insertion order.
+    Small { len: u8, ids: [ValueId; SMALL_SET] },
+    /// More than [`SMALL_SET`] ids.
+    Large(hashbrown::HashTable<ValueId>),
+}
+
+impl Default for IdSet {
+    fn default() -> IdSet {
+        IdSet {
+            repr: SetRepr::Small {
+                len: 0,
+                ids: [0; SMALL_SET],
+            },
+        }
+    }
+}
+
+/// Inserts `id` into a hash table of ids; true if it was new.
+#[inline]
+fn table_insert(table: &mut hashbrown::HashTable<ValueId>, id: ValueId) -> bool {
+    match table.entry(id_hash(id), |x| *x == id, |x| id_hash(*x)) {
+        hashbrown::hash_table::Entry::Occupied(_) => false,
+        hashbrown::hash_table::Entry::Vacant(slot) => {
+            slot.insert(id);
+            true
+        }
+    }
 }
 
 impl IdSet {
@@ -306,23 +345,41 @@ impl IdSet {
     /// Adds `id`; true if it was new.
     #[inline]
     pub fn insert(&mut self, id: ValueId) -> bool {
-        match self.table.entry(id_hash(id), |x| *x == id, |x| id_hash(*x)) {
-            hashbrown::hash_table::Entry::Occupied(_) => false,
-            hashbrown::hash_table::Entry::Vacant(slot) => {
-                slot.insert(id);
+        match &mut self.repr {
+            SetRepr::Small { len, ids } => {
+                let n = *len as usize;
+                if ids[..n].contains(&id) {
+                    return false;
+                }
+                if n < SMALL_SET {
+                    ids[n] = id;
+                    *len += 1;
+                    return true;
+                }
+                let mut table = hashbrown::HashTable::with_capacity(2 * SMALL_SET);
+                for x in ids.iter().chain([&id]) {
+                    table_insert(&mut table, *x);
+                }
+                self.repr = SetRepr::Large(table);
                 true
             }
+            SetRepr::Large(table) => table_insert(table, id),
         }
     }
 
     /// True if `id` is in the set.
     pub fn contains(&self, id: ValueId) -> bool {
-        self.table.find(id_hash(id), |x| *x == id).is_some()
+        match &self.repr {
+            SetRepr::Small { len, ids } => ids[..*len as usize].contains(&id),
+            SetRepr::Large(table) => table.find(id_hash(id), |x| *x == id).is_some(),
+        }
     }
 
     /// Adds every id of `other`.
     pub fn union(&mut self, other: &IdSet) {
-        self.table.reserve(other.len(), |x| id_hash(*x));
+        if let SetRepr::Large(table) = &mut self.repr {
+            table.reserve(other.len(), |x| id_hash(*x));
+        }
         for id in other.iter() {
             self.insert(id);
         }
@@ -335,16 +392,25 @@ impl IdSet {
             [] => 0,
             [one] => one.len(),
             _ => {
+                let total: usize = sets.iter().map(|s| s.len()).sum();
+                if total <= UNION_SCAN_MAX {
+                    // Few ids: a linear scan of those seen beats hashing.
+                    let mut seen = [0 as ValueId; UNION_SCAN_MAX];
+                    let mut n = 0;
+                    for id in sets.iter().flat_map(|s| s.iter()) {
+                        if !seen[..n].contains(&id) {
+                            seen[n] = id;
+                            n += 1;
+                        }
+                    }
+                    return n;
+                }
                 let largest = sets.iter().map(|s| s.len()).max().unwrap_or(0);
                 let mut seen: hashbrown::HashTable<ValueId> =
                     hashbrown::HashTable::with_capacity(largest * 2);
                 for s in sets {
                     for id in s.iter() {
-                        if let hashbrown::hash_table::Entry::Vacant(slot) =
-                            seen.entry(id_hash(id), |x| *x == id, |x| id_hash(*x))
-                        {
-                            slot.insert(id);
-                        }
+                        table_insert(&mut seen, id);
                     }
                 }
                 seen.len()
@@ -354,19 +420,33 @@ impl IdSet {
 
     /// The ids, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = ValueId> + '_ {
-        self.table.iter().copied()
+        let (small, large) = match &self.repr {
+            SetRepr::Small { len, ids } => (&ids[..*len as usize], None),
+            SetRepr::Large(table) => (&[][..], Some(table.iter())),
+        };
+        small
+            .iter()
+            .copied()
+            .chain(large.into_iter().flatten().copied())
     }
 
     /// Number of ids.
     pub fn len(&self) -> usize {
-        self.table.len()
+        match &self.repr {
+            SetRepr::Small { len, .. } => *len as usize,
+            SetRepr::Large(table) => table.len(),
+        }
     }
 
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.table.is_empty()
+        self.len() == 0
     }
 }
+
+/// Largest union of distinct sets (counting repeats) counted by a linear
+/// scan rather than a hash table.
+const UNION_SCAN_MAX: usize = 32;
 
 impl Serialize for IdSet {
     fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
@@ -455,6 +535,45 @@ mod tests {
         let c = keys.intern(hash_values(one.iter()), || one.iter());
         assert_eq!(c, a, "a freed id is reused");
         assert_eq!(keys.key(c), &[Value::Int(1)]);
+    }
+
+    proptest::proptest! {
+        /// Sets in place and sets in hash tables (and the switch from one
+        /// to the other) hold what a `BTreeSet` holds; unions and union
+        /// counts (by scan or by table) agree with it.
+        #[test]
+        fn sets_hold_what_a_btree_set_holds(
+            lists in proptest::collection::vec(
+                proptest::collection::vec(0u32..40, 0..30), 1..5),
+            probe in 0u32..45,
+        ) {
+            use std::collections::BTreeSet;
+            let mut sets = Vec::new();
+            let mut models = Vec::new();
+            for list in &lists {
+                let mut set = IdSet::new();
+                let mut model = BTreeSet::new();
+                for &id in list {
+                    proptest::prop_assert_eq!(set.insert(id), model.insert(id));
+                }
+                proptest::prop_assert_eq!(set.len(), model.len());
+                proptest::prop_assert_eq!(set.iter().collect::<BTreeSet<_>>(), model.clone());
+                proptest::prop_assert_eq!(set.contains(probe), model.contains(&probe));
+                sets.push(set);
+                models.push(model);
+            }
+            let all: BTreeSet<u32> = models.iter().flatten().copied().collect();
+            let refs: Vec<&IdSet> = sets.iter().collect();
+            proptest::prop_assert_eq!(IdSet::union_len(&refs), all.len());
+            let mut merged = IdSet::new();
+            for s in &sets {
+                merged.union(s);
+            }
+            proptest::prop_assert_eq!(merged.iter().collect::<BTreeSet<_>>(), all);
+            let json = serde_json::to_string(&merged).unwrap();
+            let back: IdSet = serde_json::from_str(&json).unwrap();
+            proptest::prop_assert_eq!(back.iter().collect::<BTreeSet<_>>(), merged.iter().collect());
+        }
     }
 
     #[test]
