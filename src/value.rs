@@ -105,6 +105,24 @@ impl<'a> Value<'a> {
         }
     }
 
+    /// A summary of the value whose order agrees with [`Value::total_cmp`]:
+    /// when `a.total_cmp(b)` is `Less`, `a.sort_prefix() <= b.sort_prefix()`.
+    /// The type's rank and, for text, its first 15 bytes; equal prefixes
+    /// say nothing.
+    pub fn sort_prefix(&self) -> u128 {
+        let rank = u128::from(self.rank()) << 120;
+        match self {
+            Value::Str(s) => {
+                let mut bytes = [0u8; 16];
+                let n = s.len().min(15);
+                bytes[1..1 + n].copy_from_slice(&s.as_bytes()[..n]);
+                rank | u128::from_be_bytes(bytes)
+            }
+            Value::Bool(b) => rank | u128::from(*b),
+            _ => rank,
+        }
+    }
+
     /// SQL comparison: `None` when either side is `NULL` or the types cannot
     /// be compared (text with a number, say); numbers compare by value.
     pub fn sql_cmp(&self, other: &Value<'_>) -> Option<Ordering> {
@@ -337,5 +355,33 @@ mod tests {
             serde_json::to_string(&v).unwrap(),
             r#"[null,true,1.5,3,"a"]"#
         );
+    }
+
+    fn scalar() -> impl proptest::strategy::Strategy<Value = Value<'static>> {
+        use proptest::prelude::*;
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            (-3i64..3).prop_map(Value::Int),
+            (-3.0f64..3.0).prop_map(Value::Float),
+            // Short and long text, sharing prefixes, with NUL bytes.
+            "(user_[0-9]{0,12}|[\\x00-\\x7f]{0,3}|[a\\x00é]{0,20}|\\PC{0,17})"
+                .prop_map(|s| Value::Str(s.into())),
+            proptest::collection::vec((-3i64..3).prop_map(Value::Int), 0..3)
+                .prop_map(|v| Value::Array(v.into())),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Sort prefixes never contradict the total order.
+        #[test]
+        fn sort_prefixes_agree_with_the_total_order(a in scalar(), b in scalar()) {
+            if a.total_cmp(&b) == Ordering::Less {
+                proptest::prop_assert!(a.sort_prefix() <= b.sort_prefix());
+            }
+            if a.total_cmp(&b) == Ordering::Equal {
+                proptest::prop_assert_eq!(a.sort_prefix(), b.sort_prefix());
+            }
+        }
     }
 }

@@ -365,8 +365,22 @@ pub fn finish_groups<'g>(
             r.compute(q, (0..early.len()).filter(|j| !early[*j]));
         }
     }
-    rows.sort_unstable_by(order);
-    for r in rows {
+    // Unordered queries sort by key: the first key's sort prefix settles
+    // most comparisons, and indexes move instead of rows.
+    let prefix_of = |r: &OutRow| match (agg.order_by.is_empty(), r.key.first()) {
+        (true, Some(k)) => k.sort_prefix(),
+        _ => 0,
+    };
+    let mut sorted: Vec<(u128, u32)> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (prefix_of(r), i as u32))
+        .collect();
+    sorted.sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| order(&rows[a.1 as usize], &rows[b.1 as usize]))
+    });
+    for r in sorted.iter().map(|(_, i)| &rows[*i as usize]) {
         let group: Row = agg
             .key_names
             .iter()
