@@ -367,8 +367,7 @@ mod tests {
             // Short and long text, sharing prefixes, with NUL bytes.
             "(user_[0-9]{0,12}|[\\x00-\\x7f]{0,3}|[a\\x00é]{0,20}|\\PC{0,17})"
                 .prop_map(|s| Value::Str(s.into())),
-            proptest::collection::vec((-3i64..3).prop_map(Value::Int), 0..3)
-                .prop_map(|v| Value::Array(v.into())),
+            proptest::collection::vec((-3i64..3).prop_map(Value::Int), 0..3).prop_map(Value::Array),
         ]
     }
 
