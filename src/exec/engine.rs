@@ -11,6 +11,7 @@ use super::aggregate::{Acc, AccArg};
 use super::decode::{self, CsvHeader, FieldSet, LogDecoder, LogScratch, YearContext};
 use super::eval::{EvalShape, Evaluator};
 use super::intern::{Interner, KeyId, KeyInterner, ValueId, NO_ID};
+use super::json_text::ObjectTemplate;
 use super::limits::Limits;
 use super::result::{QueryResult, ResultBody, ResultSink, RowJson};
 use super::state::{AggState, GroupTable, KeyCombos};
@@ -1750,6 +1751,9 @@ struct PlanEval {
     /// The distinct row shapes of the filter queries: the projected fields
     /// (output name, slot), or `None` for the whole record.
     row_shapes: Vec<Option<RowFields>>,
+    /// Per row shape, the text of its member names (`None` for the whole
+    /// record).
+    row_templates: Vec<Option<ObjectTemplate>>,
     /// Per filter query (plan index), its index in `row_shapes`.
     filter_shape: Vec<u32>,
 }
@@ -1829,7 +1833,15 @@ impl PlanEval {
             };
             filter_shape.push(shape as u32);
         }
+        let row_templates = row_shapes
+            .iter()
+            .map(|s| {
+                s.as_ref()
+                    .map(|fields| ObjectTemplate::new(fields.iter().map(|(name, _)| name)))
+            })
+            .collect();
         PlanEval {
+            row_templates,
             key_list_roots,
             distinct_roots,
             filter_mask,
@@ -2050,10 +2062,11 @@ impl DecodeCtx<'_> {
         buf: &mut Vec<u8>,
     ) -> Option<RowJson> {
         match &self.eval.row_shapes[shape] {
-            Some(fields) => Some(RowJson::from_fields(
-                fields
-                    .iter()
-                    .map(|(name, slot)| (name.as_ref(), &slots[*slot])),
+            Some(fields) => Some(RowJson::from_template(
+                self.eval.row_templates[shape]
+                    .as_ref()
+                    .expect("a projected shape has a template"),
+                fields.iter().map(|(_, slot)| &slots[*slot]),
                 buf,
             )),
             None => match self.format {

@@ -55,6 +55,20 @@ impl RowJson {
         ))
     }
 
+    /// The object of `template`'s member names with `values`, in order.
+    /// `buf` is scratch space, reused from row to row.
+    pub fn from_template<'v, 'a: 'v>(
+        template: &json_text::ObjectTemplate,
+        values: impl IntoIterator<Item = &'v Value<'a>>,
+        buf: &mut Vec<u8>,
+    ) -> RowJson {
+        buf.clear();
+        template.write(buf, values);
+        RowJson(Arc::from(
+            std::str::from_utf8(buf).expect("JSON text is UTF-8"),
+        ))
+    }
+
     /// A value that serializes as a JSON object, serialized.
     pub fn of(object: &impl Serialize) -> RowJson {
         RowJson(Arc::from(
