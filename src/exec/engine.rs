@@ -10,11 +10,11 @@
 use super::aggregate::{Acc, AccArg};
 use super::decode::{self, CsvHeader, FieldSet, LogDecoder, LogScratch, YearContext};
 use super::eval::{EvalShape, Evaluator};
-use super::intern::{Interner, KeyId, KeyInterner, ValueId, NO_ID};
+use super::intern::{same_value, Interner, KeyId, KeyInterner, ValueId, NO_ID};
 use super::json_text::ObjectTemplate;
 use super::limits::Limits;
 use super::result::{QueryResult, ResultBody, ResultSink, RowJson};
-use super::state::{AggState, GroupTable, KeyCombos};
+use super::state::{AggState, GroupTable, KeyCombos, WHOLE};
 use super::window::{close_windows, emit_running, AggRuntime};
 use crate::diagnostic::Diagnostic;
 use crate::parser::ast::DataType;
@@ -1583,6 +1583,27 @@ fn any_common_bit(roots: &[u64], mask: &[u64]) -> bool {
     roots.iter().zip(mask).any(|(r, m)| r & m != 0)
 }
 
+/// A key met recently by [`intern_keys`]: its hash, its id, and the record
+/// (index among the part's decoded records) it was met in.
+#[derive(Clone, Copy)]
+struct RecentKey {
+    hash: u64,
+    id: KeyId,
+    /// `u32::MAX` for an empty entry.
+    record: u32,
+}
+
+impl RecentKey {
+    const EMPTY: RecentKey = RecentKey {
+        hash: 0,
+        id: 0,
+        record: u32::MAX,
+    };
+}
+
+/// Entries per key list of [`intern_keys`]'s recent keys.
+const RECENT_KEYS: usize = 64;
+
 /// Interns the group keys of one part's decoded records, in input order
 /// (for each record, the keys of each key list that a state whose filter
 /// the record passed groups by), and copies out the aggregate arguments.
@@ -1619,6 +1640,12 @@ fn intern_keys(
             .collect(),
     };
     let mut combos = KeyCombos::default();
+    // Per key list, the ids of keys recently met in this part, by hash: a
+    // key equal to the record that last filled its entry takes that id
+    // without a probe of the interner (a low-cardinality key such as a
+    // language is met again and again). Ids are not freed while a part is
+    // interned, so a remembered id stays valid.
+    let mut recent = vec![RecentKey::EMPTY; plan.key_lists.len() * RECENT_KEYS];
     for ok in 0..n {
         let slots = &d.slots[ok * width..(ok + 1) * width];
         let roots = &d.roots[ok * words..(ok + 1) * words];
@@ -1626,9 +1653,31 @@ fn intern_keys(
             let ids = &mut out.ids[kl];
             out.starts[kl].push(ids.len() as u32);
             let mask = &pe.key_list_roots[kl * words..(kl + 1) * words];
-            if any_common_bit(roots, mask) {
-                combos.compute(slot_list, slots);
+            if !any_common_bit(roots, mask) {
+                continue;
+            }
+            combos.compute(slot_list, slots);
+            if combos.len() != 1 || combos.picks.iter().any(|p| *p != WHOLE) {
                 combos.intern_into(slot_list, slots, keys, ids);
+                continue;
+            }
+            let hash = combos.hashes[0];
+            let entry = &mut recent[kl * RECENT_KEYS + (hash % RECENT_KEYS as u64) as usize];
+            let seen = entry.record != u32::MAX && entry.hash == hash && {
+                let src = entry.record as usize * width;
+                slot_list
+                    .iter()
+                    .all(|s| same_value(&slots[*s], &d.slots[src + *s]))
+            };
+            if seen {
+                ids.push(entry.id);
+            } else {
+                combos.intern_into(slot_list, slots, keys, ids);
+                *entry = RecentKey {
+                    hash,
+                    id: ids[ids.len() - 1],
+                    record: ok as u32,
+                };
             }
         }
     }
