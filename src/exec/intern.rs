@@ -293,10 +293,14 @@ pub fn id_hash(id: ValueId) -> u64 {
 /// A set of interned values (a `count(DISTINCT …)` partial). Serialized as
 /// the list of its ids, which refer to the stream's [`Interner`].
 ///
-/// Most distinct sets stay small (distinct users of one hashtag in one
-/// pane), so up to [`SMALL_SET`] ids are held in place, unordered, and
-/// found by a linear scan: no allocation and no second cache line. A set
-/// that outgrows that becomes a hash table.
+/// Three forms, chosen by size. Up to [`SMALL_SET`] ids are held in place,
+/// unordered, and found by a linear scan: no allocation and no second
+/// cache line (distinct users of one hashtag in one pane). Larger sets are
+/// hash tables. A set that holds a good share of all ids (distinct users
+/// of a whole country in a pane) becomes a bitmap over the id space, which
+/// is then smaller than the table, an insert is one bit, and unions are
+/// word-wise ORs. Interned ids are dense (freed ids are reused first), so
+/// the id space is about the number of live values.
 #[derive(Clone, Debug)]
 pub struct IdSet {
     repr: SetRepr,
@@ -311,6 +315,8 @@ enum SetRepr {
     Small { len: u8, ids: [ValueId; SMALL_SET] },
     /// More than [`SMALL_SET`] ids.
     Large(hashbrown::HashTable<ValueId>),
+    /// Bit `id % 64` of word `id / 64` is set for each id; `len` of them.
+    Dense { words: Vec<u64>, len: usize },
 }
 
 impl Default for IdSet {
@@ -335,6 +341,22 @@ fn table_insert(table: &mut hashbrown::HashTable<ValueId>, id: ValueId) -> bool 
         }
     }
 }
+
+/// Sets bit `id` of a bitmap (grown as needed); true if it was clear.
+#[inline]
+fn bit_insert(words: &mut Vec<u64>, id: ValueId) -> bool {
+    let (w, bit) = (id as usize / 64, 1u64 << (id % 64));
+    if w >= words.len() {
+        words.resize(w + 1, 0);
+    }
+    let new = words[w] & bit == 0;
+    words[w] |= bit;
+    new
+}
+
+/// Smallest hash set considered for a bitmap (checked each time its size
+/// reaches a power of two).
+const DENSE_MIN: usize = 64;
 
 impl IdSet {
     /// An empty set.
@@ -363,8 +385,43 @@ impl IdSet {
                 self.repr = SetRepr::Large(table);
                 true
             }
-            SetRepr::Large(table) => table_insert(table, id),
+            SetRepr::Large(table) => {
+                if !table_insert(table, id) {
+                    return false;
+                }
+                let n = table.len();
+                if n >= DENSE_MIN && n.is_power_of_two() {
+                    self.densify_if_smaller();
+                }
+                true
+            }
+            SetRepr::Dense { words, len } => {
+                let new = bit_insert(words, id);
+                *len += usize::from(new);
+                new
+            }
         }
+    }
+
+    /// Turns a hash set into a bitmap when the bitmap (one bit per id up to
+    /// the largest) takes at most half the bytes the ids take in the table.
+    #[cold]
+    fn densify_if_smaller(&mut self) {
+        let SetRepr::Large(table) = &self.repr else {
+            return;
+        };
+        let max = table.iter().copied().max().unwrap_or(0) as usize;
+        let words = max / 64 + 1;
+        // The table holds at least 5 bytes (id and control byte) per id.
+        if words * 8 * 2 > table.len() * 5 {
+            return;
+        }
+        let mut bits = vec![0u64; words];
+        for id in table.iter() {
+            bit_insert(&mut bits, *id);
+        }
+        let len = table.len();
+        self.repr = SetRepr::Dense { words: bits, len };
     }
 
     /// True if `id` is in the set.
@@ -372,6 +429,9 @@ impl IdSet {
         match &self.repr {
             SetRepr::Small { len, ids } => ids[..*len as usize].contains(&id),
             SetRepr::Large(table) => table.find(id_hash(id), |x| *x == id).is_some(),
+            SetRepr::Dense { words, .. } => words
+                .get(id as usize / 64)
+                .is_some_and(|w| w & (1 << (id % 64)) != 0),
         }
     }
 
@@ -405,6 +465,28 @@ impl IdSet {
                     }
                     return n;
                 }
+                if sets.iter().any(|s| matches!(s.repr, SetRepr::Dense { .. })) {
+                    // Bitmaps are ORed word by word, other ids set one by one.
+                    let mut bits: Vec<u64> = Vec::new();
+                    for s in sets {
+                        match &s.repr {
+                            SetRepr::Dense { words, .. } => {
+                                if bits.len() < words.len() {
+                                    bits.resize(words.len(), 0);
+                                }
+                                for (b, w) in bits.iter_mut().zip(words) {
+                                    *b |= w;
+                                }
+                            }
+                            _ => {
+                                for id in s.iter() {
+                                    bit_insert(&mut bits, id);
+                                }
+                            }
+                        }
+                    }
+                    return bits.iter().map(|w| w.count_ones() as usize).sum();
+                }
                 let largest = sets.iter().map(|s| s.len()).max().unwrap_or(0);
                 let mut seen: hashbrown::HashTable<ValueId> =
                     hashbrown::HashTable::with_capacity(largest * 2);
@@ -420,14 +502,26 @@ impl IdSet {
 
     /// The ids, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = ValueId> + '_ {
-        let (small, large) = match &self.repr {
-            SetRepr::Small { len, ids } => (&ids[..*len as usize], None),
-            SetRepr::Large(table) => (&[][..], Some(table.iter())),
+        let (small, large, dense) = match &self.repr {
+            SetRepr::Small { len, ids } => (&ids[..*len as usize], None, &[][..]),
+            SetRepr::Large(table) => (&[][..], Some(table.iter()), &[][..]),
+            SetRepr::Dense { words, .. } => (&[][..], None, &words[..]),
         };
+        let bits = dense.iter().enumerate().flat_map(|(w, word)| {
+            let mut word = *word;
+            std::iter::from_fn(move || {
+                (word != 0).then(|| {
+                    let b = word.trailing_zeros();
+                    word &= word - 1;
+                    (w * 64) as ValueId + b
+                })
+            })
+        });
         small
             .iter()
             .copied()
             .chain(large.into_iter().flatten().copied())
+            .chain(bits)
     }
 
     /// Number of ids.
@@ -435,6 +529,7 @@ impl IdSet {
         match &self.repr {
             SetRepr::Small { len, .. } => *len as usize,
             SetRepr::Large(table) => table.len(),
+            SetRepr::Dense { len, .. } => *len,
         }
     }
 
@@ -469,6 +564,7 @@ impl<'de> Deserialize<'de> for IdSet {
 mod tests {
     use super::*;
     use crate::value_map::hash_value;
+    use proptest::strategy::{Just, Strategy};
 
     fn intern(i: &mut Interner, v: Value<'_>) -> ValueId {
         i.intern(hash_value(&v), &v)
@@ -538,14 +634,17 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// Sets in place and sets in hash tables (and the switch from one
-        /// to the other) hold what a `BTreeSet` holds; unions and union
-        /// counts (by scan or by table) agree with it.
+        /// Sets in place, in hash tables and in bitmaps (and the switches
+        /// from one to the next) hold what a `BTreeSet` holds; unions and
+        /// union counts (by scan, by table or by bitmap) agree with it.
         #[test]
         fn sets_hold_what_a_btree_set_holds(
             lists in proptest::collection::vec(
-                proptest::collection::vec(0u32..40, 0..30), 1..5),
-            probe in 0u32..45,
+                proptest::prop_oneof![Just(40u32), Just(300u32), Just(5000u32)]
+                    .prop_flat_map(|r| proptest::collection::vec(0..r, 0..400)),
+                1..5,
+            ),
+            probe in 0u32..320,
         ) {
             use std::collections::BTreeSet;
             let mut sets = Vec::new();
