@@ -280,7 +280,7 @@ impl Acc {
     /// Rough bytes held, for state-size reporting.
     pub fn approx_bytes(&self) -> usize {
         match self {
-            Acc::Distinct(s) => 48 + s.len() * 5,
+            Acc::Distinct(s) => 48 + s.heap_bytes(),
             _ => 48,
         }
     }

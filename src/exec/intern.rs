@@ -537,6 +537,16 @@ impl IdSet {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Rough bytes held beyond the set itself.
+    pub fn heap_bytes(&self) -> usize {
+        match &self.repr {
+            SetRepr::Small { .. } => 0,
+            // An id and a control byte per bucket.
+            SetRepr::Large(table) => table.capacity() * 5,
+            SetRepr::Dense { words, .. } => words.len() * 8,
+        }
+    }
 }
 
 /// Largest union of distinct sets (counting repeats) counted by a linear
