@@ -396,6 +396,18 @@ impl IdSet {
                 true
             }
             SetRepr::Dense { words, len } => {
+                let need = id as usize / 64 + 1;
+                // A far id would leave the bitmap mostly empty: back to a
+                // table when it would take over twice the table's bytes.
+                if need > words.len() && need * 8 > *len * 10 {
+                    let mut table = hashbrown::HashTable::with_capacity(*len + 1);
+                    for x in self.iter() {
+                        table_insert(&mut table, x);
+                    }
+                    table_insert(&mut table, id);
+                    self.repr = SetRepr::Large(table);
+                    return true;
+                }
                 let new = bit_insert(words, id);
                 *len += usize::from(new);
                 new
@@ -683,6 +695,23 @@ mod tests {
             let back: IdSet = serde_json::from_str(&json).unwrap();
             proptest::prop_assert_eq!(back.iter().collect::<BTreeSet<_>>(), merged.iter().collect());
         }
+    }
+
+    #[test]
+    fn a_far_id_turns_a_bitmap_back_into_a_table() {
+        let mut set = IdSet::new();
+        for id in 0..256 {
+            set.insert(id);
+        }
+        assert!(
+            matches!(set.repr, SetRepr::Dense { .. }),
+            "dense ids make a bitmap"
+        );
+        assert!(set.insert(10_000_000));
+        assert!(!set.insert(10_000_000));
+        assert!(set.heap_bytes() < 64 << 10, "{} bytes", set.heap_bytes());
+        assert_eq!(set.len(), 257);
+        assert!(set.contains(255) && set.contains(10_000_000) && !set.contains(256));
     }
 
     #[test]
