@@ -135,8 +135,9 @@ impl ObjectTemplate {
         ObjectTemplate { heads }
     }
 
-    /// Appends the object whose member values are `values`, in the
-    /// template's order (as [`push_object`] with the template's names).
+    /// Appends the object whose member values are `values` (one per
+    /// member), in the template's order (as [`push_object`] with the
+    /// template's names).
     pub fn write<'v, 'a: 'v>(
         &self,
         out: &mut Vec<u8>,

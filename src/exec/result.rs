@@ -42,20 +42,8 @@ pub enum ResultBody {
 pub struct RowJson(Arc<str>);
 
 impl RowJson {
-    /// The object of `fields`, in order. `buf` is scratch space, reused
-    /// from row to row.
-    pub fn from_fields<'v, 'a: 'v>(
-        fields: impl IntoIterator<Item = (&'v str, &'v Value<'a>)>,
-        buf: &mut Vec<u8>,
-    ) -> RowJson {
-        buf.clear();
-        json_text::push_object(buf, fields);
-        RowJson(Arc::from(
-            std::str::from_utf8(buf).expect("JSON text is UTF-8"),
-        ))
-    }
-
-    /// The object of `template`'s member names with `values`, in order.
+    /// The object of `template`'s member names with `values` (one per
+    /// member), in order.
     /// `buf` is scratch space, reused from row to row.
     pub fn from_template<'v, 'a: 'v>(
         template: &json_text::ObjectTemplate,
@@ -287,8 +275,9 @@ mod tests {
             body: ResultBody::Row(RowJson::from_text("{oops")),
         };
         assert_eq!(bad.to_json(), r#"{"query":"q","row":"{oops"}"#);
-        let projected = RowJson::from_fields(
-            [("n", &Value::Int(1)), ("s", &Value::Str("x\"y".into()))],
+        let projected = RowJson::from_template(
+            &json_text::ObjectTemplate::new(["n", "s"]),
+            [&Value::Int(1), &Value::Str("x\"y".into())],
             &mut Vec::new(),
         );
         assert_eq!(projected.get(), r#"{"n":1,"s":"x\"y"}"#);
