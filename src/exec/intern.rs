@@ -3,9 +3,9 @@
 //!
 //! A stream's [`Interner`] gives every distinct argument value a small
 //! integer id, once per record however many states count it. Distinct sets
-//! ([`IdSet`]) then hold ids: an insert is one probe of a table of `u32`
-//! with no string comparison and no allocation, and sets of panes union
-//! without touching the values. Ids no set refers to any more are reclaimed
+//! ([`IdSet`]) then hold ids (in place, in a table of `u32` or in a bitmap):
+//! an insert compares no string and seldom allocates, and sets of panes
+//! union without touching the values. Ids no set refers to any more are reclaimed
 //! by [`Interner::retain`] (mark and sweep, run when the interner has grown).
 
 use crate::value::{OwnedValue, Value};
@@ -300,7 +300,8 @@ pub fn id_hash(id: ValueId) -> u64 {
 /// of a whole country in a pane) becomes a bitmap over the id space, which
 /// is then smaller than the table, an insert is one bit, and unions are
 /// word-wise ORs. Interned ids are dense (freed ids are reused first), so
-/// the id space is about the number of live values.
+/// the id space is about the number of live values; a bitmap that a far id
+/// would leave mostly empty turns back into a table.
 #[derive(Clone, Debug)]
 pub struct IdSet {
     repr: SetRepr,
@@ -313,7 +314,7 @@ pub const SMALL_SET: usize = 8;
 enum SetRepr {
     /// The first `len` entries of `ids`, distinct, in insertion order.
     Small { len: u8, ids: [ValueId; SMALL_SET] },
-    /// More than [`SMALL_SET`] ids.
+    /// More than [`SMALL_SET`] ids, too sparse for a bitmap.
     Large(hashbrown::HashTable<ValueId>),
     /// Bit `id % 64` of word `id / 64` is set for each id; `len` of them.
     Dense { words: Vec<u64>, len: usize },
