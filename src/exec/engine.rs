@@ -14,7 +14,7 @@ use super::intern::{same_value, Interner, KeyId, KeyInterner, ValueId, NO_ID};
 use super::json_text::ObjectTemplate;
 use super::limits::Limits;
 use super::result::{QueryResult, ResultBody, ResultSink, RowJson};
-use super::state::{AggState, GroupTable, KeyCombos, WHOLE};
+use super::state::{AggState, GroupTable, KeyCombos};
 use super::window::{close_windows, emit_running, AggRuntime};
 use crate::diagnostic::Diagnostic;
 use crate::parser::ast::DataType;
@@ -1657,11 +1657,10 @@ fn intern_keys(
                 continue;
             }
             combos.compute(slot_list, slots);
-            if combos.len() != 1 || combos.picks.iter().any(|p| *p != WHOLE) {
+            let Some(hash) = combos.single_whole_hash() else {
                 combos.intern_into(slot_list, slots, keys, ids);
                 continue;
-            }
-            let hash = combos.hashes[0];
+            };
             let entry = &mut recent[kl * RECENT_KEYS + (hash % RECENT_KEYS as u64) as usize];
             let seen = entry.record != u32::MAX && entry.hash == hash && {
                 let src = entry.record as usize * width;
