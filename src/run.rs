@@ -117,6 +117,25 @@ impl ResultSink for Counting<'_> {
         self.count += 1;
         self.inner.emit(r);
     }
+
+    fn emit_aggregate(&mut self, r: &crate::exec::AggregateRef<'_>) {
+        self.count += 1;
+        self.inner.emit_aggregate(r);
+    }
+
+    fn emit_row(&mut self, query: &std::sync::Arc<str>, row: &crate::exec::result::RowJson) {
+        self.count += 1;
+        self.inner.emit_row(query, row);
+    }
+
+    fn buffer(&self) -> Option<crate::exec::JsonLinesBuffer> {
+        self.inner.buffer()
+    }
+
+    fn append(&mut self, buffer: crate::exec::JsonLinesBuffer) {
+        self.count += buffer.count();
+        self.inner.append(buffer);
+    }
 }
 
 fn now_ms() -> i64 {

@@ -234,46 +234,48 @@ impl Acc {
         }
     }
 
-    /// The final value over several partials of the same aggregate, without
-    /// copying them (how a window is finished from its panes).
-    pub fn finish_many(parts: &[&Acc], func: AggFunc) -> OwnedValue {
-        match parts {
-            [one] => one.finish(func),
-            _ => match parts[0] {
-                Acc::Distinct(_) => {
-                    let sets: Vec<&IdSet> = parts
-                        .iter()
-                        .filter_map(|p| match p {
-                            Acc::Distinct(s) => Some(s),
-                            _ => None,
-                        })
-                        .collect();
-                    Value::Int(IdSet::union_len(&sets) as i64)
-                }
-                Acc::Min(_) | Acc::Max(_) => {
-                    let want = if matches!(parts[0], Acc::Min(_)) {
-                        Ordering::Less
-                    } else {
-                        Ordering::Greater
-                    };
-                    let mut best: Option<&OwnedValue> = None;
-                    for p in parts {
-                        if let Acc::Min(Some(v)) | Acc::Max(Some(v)) = p {
-                            if best.is_none_or(|b| v.total_cmp(b) == want) {
-                                best = Some(v);
-                            }
+    /// The final value over several partials of the same aggregate (at
+    /// least one), without copying them (how a window is finished from its
+    /// panes).
+    pub fn finish_many<'a>(
+        parts: impl Iterator<Item = &'a Acc> + Clone,
+        func: AggFunc,
+    ) -> OwnedValue {
+        let mut rest = parts.clone();
+        let Some(first) = rest.next() else {
+            return Value::Null;
+        };
+        if rest.next().is_none() {
+            return first.finish(func);
+        }
+        match first {
+            Acc::Distinct(_) => Value::Int(IdSet::union_len(parts.filter_map(|p| match p {
+                Acc::Distinct(s) => Some(s),
+                _ => None,
+            })) as i64),
+            Acc::Min(_) | Acc::Max(_) => {
+                let want = if matches!(first, Acc::Min(_)) {
+                    Ordering::Less
+                } else {
+                    Ordering::Greater
+                };
+                let mut best: Option<&OwnedValue> = None;
+                for p in parts {
+                    if let Acc::Min(Some(v)) | Acc::Max(Some(v)) = p {
+                        if best.is_none_or(|b| v.total_cmp(b) == want) {
+                            best = Some(v);
                         }
                     }
-                    best.cloned().unwrap_or(Value::Null)
                 }
-                _ => {
-                    let mut total = parts[0].clone();
-                    for p in &parts[1..] {
-                        total.merge(p);
-                    }
-                    total.finish(func)
+                best.cloned().unwrap_or(Value::Null)
+            }
+            _ => {
+                let mut total = first.clone();
+                for p in parts.skip(1) {
+                    total.merge(p);
                 }
-            },
+                total.finish(func)
+            }
         }
     }
 
@@ -373,7 +375,7 @@ mod tests {
             assert_eq!(whole.finish(f), left.finish(f), "{f:?} distinct={d}");
             assert_eq!(
                 whole.finish(f),
-                Acc::finish_many(&[&a, &b], f),
+                Acc::finish_many([&a, &b].into_iter(), f),
                 "{f:?} distinct={d}"
             );
         }

@@ -13,7 +13,7 @@ use super::eval::{EvalShape, Evaluator};
 use super::intern::{same_value, Interner, KeyId, KeyInterner, ValueId, NO_ID};
 use super::json_text::ObjectTemplate;
 use super::limits::Limits;
-use super::result::{QueryResult, ResultBody, ResultSink, RowJson};
+use super::result::{AggregateRef, JsonLinesBuffer, QueryResult, ResultSink, RowJson};
 use super::state::{AggState, GroupTable, KeyCombos};
 use super::window::{close_windows, emit_running, AggRuntime};
 use crate::diagnostic::Diagnostic;
@@ -718,10 +718,7 @@ impl StreamRuntime {
             self.stats.accepted += 1;
             for (f, row) in rows {
                 out_count += 1;
-                sink.emit(QueryResult {
-                    query: plan.filters[*f as usize].query.clone(),
-                    body: ResultBody::Row(row.clone()),
-                });
+                sink.emit_row(&plan.filters[*f as usize].query, row);
             }
             accepted.push((ok_index - 1, ts));
         }
@@ -755,13 +752,25 @@ impl StreamRuntime {
             // thread, results buffered and emitted in query order.
             let half = windowed.len() / 2;
             let (first, second) = windowed.split_at_mut(half);
-            let mut later: Vec<QueryResult> = Vec::new();
-            rayon::in_place_scope(|s| {
-                s.spawn(|_| close_all(second, &mut later));
-                close_all(first, &mut counter);
-            });
-            for r in later {
-                counter.emit(r);
+            match counter.buffer() {
+                // The sink's own buffer: results written where they are made.
+                Some(mut buffer) => {
+                    rayon::in_place_scope(|s| {
+                        s.spawn(|_| close_all(second, &mut buffer));
+                        close_all(first, &mut counter);
+                    });
+                    counter.append(buffer);
+                }
+                None => {
+                    let mut later: Vec<QueryResult> = Vec::new();
+                    rayon::in_place_scope(|s| {
+                        s.spawn(|_| close_all(second, &mut later));
+                        close_all(first, &mut counter);
+                    });
+                    for r in later {
+                        counter.emit(r);
+                    }
+                }
             }
         } else {
             close_all(&mut windowed, &mut counter);
@@ -858,6 +867,25 @@ impl ResultSink for CountingSink<'_> {
     fn emit(&mut self, result: QueryResult) {
         self.count += 1;
         self.inner.emit(result);
+    }
+
+    fn emit_aggregate(&mut self, result: &AggregateRef<'_>) {
+        self.count += 1;
+        self.inner.emit_aggregate(result);
+    }
+
+    fn emit_row(&mut self, query: &Arc<str>, row: &RowJson) {
+        self.count += 1;
+        self.inner.emit_row(query, row);
+    }
+
+    fn buffer(&self) -> Option<JsonLinesBuffer> {
+        self.inner.buffer()
+    }
+
+    fn append(&mut self, buffer: JsonLinesBuffer) {
+        self.count += buffer.count();
+        self.inner.append(buffer);
     }
 }
 

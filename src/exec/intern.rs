@@ -460,17 +460,18 @@ impl IdSet {
 
     /// Number of distinct values in the union of `sets`, without building it
     /// when there is only one.
-    pub fn union_len(sets: &[&IdSet]) -> usize {
-        match sets {
-            [] => 0,
-            [one] => one.len(),
+    pub fn union_len<'s>(sets: impl Iterator<Item = &'s IdSet> + Clone) -> usize {
+        let mut two = sets.clone();
+        match (two.next(), two.next()) {
+            (None, _) => 0,
+            (Some(one), None) => one.len(),
             _ => {
-                let total: usize = sets.iter().map(|s| s.len()).sum();
+                let total: usize = sets.clone().map(|s| s.len()).sum();
                 if total <= UNION_SCAN_MAX {
                     // Few ids: a linear scan of those seen beats hashing.
                     let mut seen = [0 as ValueId; UNION_SCAN_MAX];
                     let mut n = 0;
-                    for id in sets.iter().flat_map(|s| s.iter()) {
+                    for id in sets.flat_map(|s| s.iter()) {
                         if !seen[..n].contains(&id) {
                             seen[n] = id;
                             n += 1;
@@ -478,7 +479,10 @@ impl IdSet {
                     }
                     return n;
                 }
-                if sets.iter().any(|s| matches!(s.repr, SetRepr::Dense { .. })) {
+                if sets
+                    .clone()
+                    .any(|s| matches!(s.repr, SetRepr::Dense { .. }))
+                {
                     // Bitmaps are ORed word by word, other ids set one by one.
                     let mut bits: Vec<u64> = Vec::new();
                     for s in sets {
@@ -500,7 +504,7 @@ impl IdSet {
                     }
                     return bits.iter().map(|w| w.count_ones() as usize).sum();
                 }
-                let largest = sets.iter().map(|s| s.len()).max().unwrap_or(0);
+                let largest = sets.clone().map(|s| s.len()).max().unwrap_or(0);
                 let mut seen: hashbrown::HashTable<ValueId> =
                     hashbrown::HashTable::with_capacity(largest * 2);
                 for s in sets {
@@ -686,7 +690,7 @@ mod tests {
             }
             let all: BTreeSet<u32> = models.iter().flatten().copied().collect();
             let refs: Vec<&IdSet> = sets.iter().collect();
-            proptest::prop_assert_eq!(IdSet::union_len(&refs), all.len());
+            proptest::prop_assert_eq!(IdSet::union_len(refs.iter().copied()), all.len());
             let mut merged = IdSet::new();
             for s in &sets {
                 merged.union(s);
@@ -726,7 +730,7 @@ mod tests {
             y.insert(id);
         }
         assert_eq!(x.len(), 3);
-        assert_eq!(IdSet::union_len(&[&x, &y]), 4);
+        assert_eq!(IdSet::union_len([&x, &y].into_iter()), 4);
         x.union(&y);
         assert_eq!(x.len(), 4);
         assert!(x.contains(4) && !x.contains(5));

@@ -28,4 +28,6 @@ pub mod window;
 pub use checkpoint::{EngineCheckpoint, RestoreError};
 pub use engine::{Engine, ErrorKind, Origin, Outcome, Reject, StatementError, StreamStats};
 pub use limits::Limits;
-pub use result::{JsonLinesSink, QueryResult, ResultBody, ResultSink};
+pub use result::{
+    AggregateRef, JsonLinesBuffer, JsonLinesSink, QueryResult, ResultBody, ResultSink,
+};

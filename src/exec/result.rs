@@ -162,32 +162,171 @@ impl QueryResult {
                 group,
                 values,
             } => {
-                let (start, end) = match window {
-                    Some((s, e)) => (Value::Int(*s), Value::Int(*e)),
-                    None => (Value::Null, Value::Null),
-                };
-                out.extend_from_slice(b",\"window_start\":");
-                json_text::push_value(out, &start);
-                out.extend_from_slice(b",\"window_end\":");
-                json_text::push_value(out, &end);
+                push_window(out, *window);
                 out.extend_from_slice(b",\"group\":");
                 json_text::push_object(out, group.iter().map(|(k, v)| (k, v)));
                 out.extend_from_slice(b",\"values\":");
                 json_text::push_object(out, values.iter().map(|(k, v)| (k, v)));
             }
-            ResultBody::Row(row) => {
-                out.extend_from_slice(b",\"row\":");
-                out.extend_from_slice(row.get().as_bytes());
-            }
+            ResultBody::Row(row) => push_row(out, row),
         }
         out.push(b'}');
     }
+}
+
+/// Appends the `row` member of a filter query's result.
+fn push_row(out: &mut Vec<u8>, row: &RowJson) {
+    out.extend_from_slice(b",\"row\":");
+    out.extend_from_slice(row.get().as_bytes());
+}
+
+/// Appends a filter query's result as one line of JSON (without newline):
+/// the same text as [`QueryResult::write_json`] of that result.
+fn write_row_json(out: &mut Vec<u8>, query: &str, row: &RowJson) {
+    out.extend_from_slice(b"{\"query\":");
+    json_text::push_str(out, query);
+    push_row(out, row);
+    out.push(b'}');
+}
+
+/// One aggregate result, borrowed from the window or running state that
+/// produced it: sinks that only write results out need not own them.
+#[derive(Clone, Copy, Debug)]
+pub struct AggregateRef<'r> {
+    /// The query that produced it.
+    pub query: &'r Arc<str>,
+    /// `[start, end)` in epoch milliseconds; `None` for running totals.
+    pub window: Option<(i64, i64)>,
+    /// The names of the group key's components.
+    pub key_names: &'r [Arc<str>],
+    /// The group key, one value per name.
+    pub key: &'r [OwnedValue],
+    /// The selected aggregates: output name and index into `aggs`.
+    pub values: &'r [(Arc<str>, usize)],
+    /// The final values of the query's aggregates.
+    pub aggs: &'r [OwnedValue],
+}
+
+impl AggregateRef<'_> {
+    /// The result, owned.
+    pub fn to_result(&self) -> QueryResult {
+        QueryResult {
+            query: self.query.clone(),
+            body: ResultBody::Aggregate {
+                window: self.window,
+                group: self
+                    .key_names
+                    .iter()
+                    .cloned()
+                    .zip(self.key.iter().cloned())
+                    .collect(),
+                values: self
+                    .values
+                    .iter()
+                    .map(|(name, i)| (name.clone(), self.aggs[*i].clone()))
+                    .collect(),
+            },
+        }
+    }
+
+    /// Appends the result as one line of JSON (without newline): the same
+    /// text as [`QueryResult::write_json`] of [`AggregateRef::to_result`].
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"query\":");
+        json_text::push_str(out, self.query);
+        push_window(out, self.window);
+        out.extend_from_slice(b",\"group\":");
+        json_text::push_object(out, self.key_names.iter().zip(self.key));
+        out.extend_from_slice(b",\"values\":");
+        json_text::push_object(
+            out,
+            self.values.iter().map(|(name, i)| (name, &self.aggs[*i])),
+        );
+        out.push(b'}');
+    }
+}
+
+/// Appends the `window_start` and `window_end` members of a result.
+fn push_window(out: &mut Vec<u8>, window: Option<(i64, i64)>) {
+    let (start, end) = match window {
+        Some((s, e)) => (Value::Int(s), Value::Int(e)),
+        None => (Value::Null, Value::Null),
+    };
+    out.extend_from_slice(b",\"window_start\":");
+    json_text::push_value(out, &start);
+    out.extend_from_slice(b",\"window_end\":");
+    json_text::push_value(out, &end);
 }
 
 /// Where results go.
 pub trait ResultSink {
     /// Takes one result.
     fn emit(&mut self, result: QueryResult);
+
+    /// Takes one aggregate result by reference (by default, owned through
+    /// [`ResultSink::emit`]).
+    fn emit_aggregate(&mut self, result: &AggregateRef<'_>) {
+        self.emit(result.to_result());
+    }
+
+    /// Takes the row of a filter query by reference (by default, owned
+    /// through [`ResultSink::emit`]).
+    fn emit_row(&mut self, query: &Arc<str>, row: &RowJson) {
+        self.emit(QueryResult {
+            query: query.clone(),
+            body: ResultBody::Row(row.clone()),
+        });
+    }
+
+    /// A buffer that takes results on another thread, for
+    /// [`ResultSink::append`] to add after those emitted here; `None` (the
+    /// default) when this sink has no such buffer, and results made
+    /// elsewhere come back as [`QueryResult`]s.
+    fn buffer(&self) -> Option<JsonLinesBuffer> {
+        None
+    }
+
+    /// Adds the results of a buffer from [`ResultSink::buffer`], in order.
+    fn append(&mut self, buffer: JsonLinesBuffer) {
+        debug_assert!(buffer.count == 0, "a sink without buffers got one");
+    }
+}
+
+/// Results written as JSON lines into memory, to be appended to a
+/// [`JsonLinesSink`] later (results made on another thread).
+#[derive(Debug, Default)]
+pub struct JsonLinesBuffer {
+    /// The lines.
+    bytes: Vec<u8>,
+    /// Results in `bytes`.
+    count: u64,
+}
+
+impl JsonLinesBuffer {
+    /// Results held.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+}
+
+impl ResultSink for JsonLinesBuffer {
+    fn emit(&mut self, result: QueryResult) {
+        result.write_json(&mut self.bytes);
+        self.bytes.push(b'\n');
+        self.count += 1;
+    }
+
+    fn emit_aggregate(&mut self, result: &AggregateRef<'_>) {
+        result.write_json(&mut self.bytes);
+        self.bytes.push(b'\n');
+        self.count += 1;
+    }
+
+    fn emit_row(&mut self, query: &Arc<str>, row: &RowJson) {
+        write_row_json(&mut self.bytes, query, row);
+        self.bytes.push(b'\n');
+        self.count += 1;
+    }
 }
 
 impl ResultSink for Vec<QueryResult> {
@@ -228,18 +367,53 @@ impl<W: std::io::Write> JsonLinesSink<W> {
     }
 }
 
-impl<W: std::io::Write> ResultSink for JsonLinesSink<W> {
-    fn emit(&mut self, result: QueryResult) {
+impl<W: std::io::Write> JsonLinesSink<W> {
+    /// Writes `bytes`, `results` lines, unless an earlier write failed.
+    fn write_lines(&mut self, bytes: &[u8], results: u64) {
         if self.error.is_some() {
             return;
         }
-        self.line.clear();
-        result.write_json(&mut self.line);
-        self.line.push(b'\n');
-        match self.out.write_all(&self.line) {
-            Ok(()) => self.count += 1,
+        match self.out.write_all(bytes) {
+            Ok(()) => self.count += results,
             Err(e) => self.error = Some(e),
         }
+    }
+}
+
+impl<W: std::io::Write> ResultSink for JsonLinesSink<W> {
+    fn emit(&mut self, result: QueryResult) {
+        let mut line = std::mem::take(&mut self.line);
+        line.clear();
+        result.write_json(&mut line);
+        line.push(b'\n');
+        self.write_lines(&line, 1);
+        self.line = line;
+    }
+
+    fn emit_aggregate(&mut self, result: &AggregateRef<'_>) {
+        let mut line = std::mem::take(&mut self.line);
+        line.clear();
+        result.write_json(&mut line);
+        line.push(b'\n');
+        self.write_lines(&line, 1);
+        self.line = line;
+    }
+
+    fn emit_row(&mut self, query: &Arc<str>, row: &RowJson) {
+        let mut line = std::mem::take(&mut self.line);
+        line.clear();
+        write_row_json(&mut line, query, row);
+        line.push(b'\n');
+        self.write_lines(&line, 1);
+        self.line = line;
+    }
+
+    fn buffer(&self) -> Option<JsonLinesBuffer> {
+        Some(JsonLinesBuffer::default())
+    }
+
+    fn append(&mut self, buffer: JsonLinesBuffer) {
+        self.write_lines(&buffer.bytes, buffer.count);
     }
 }
 
@@ -294,5 +468,75 @@ mod tests {
             },
         };
         assert_eq!(running.to_json(), serde_json::to_string(&running).unwrap());
+    }
+
+    #[test]
+    fn borrowed_results_write_the_lines_of_owned_ones() {
+        let (query, names): (Arc<str>, Vec<Arc<str>>) =
+            ("q\"1".into(), vec!["country".into(), "lang".into()]);
+        let values: Vec<(Arc<str>, usize)> = vec![("avg".into(), 1), ("n".into(), 0)];
+        let key = [Value::Str("U\\S".into()), Value::Null];
+        let aggs = [Value::Int(3), Value::Float(0.5)];
+        let row = RowJson::from_text(r#"{"a":[1,"\n"]}"#);
+        let owned_row = QueryResult {
+            query: query.clone(),
+            body: ResultBody::Row(row.clone()),
+        };
+        // Each window (and the running total), written through each kind
+        // of sink: direct, buffered and appended, and owned.
+        let mut direct = JsonLinesSink::new(Vec::new());
+        let mut buffered = JsonLinesSink::new(Vec::new());
+        let mut buffer = buffered.buffer().expect("a JSON sink has buffers");
+        let mut owned: Vec<QueryResult> = Vec::new();
+        for window in [Some((-10, 20)), None] {
+            let r = AggregateRef {
+                query: &query,
+                window,
+                key_names: &names,
+                key: &key,
+                values: &values,
+                aggs: &aggs,
+            };
+            let result = r.to_result();
+            assert_eq!(
+                result.body,
+                ResultBody::Aggregate {
+                    window,
+                    group: vec![
+                        (names[0].clone(), key[0].clone()),
+                        (names[1].clone(), Value::Null)
+                    ],
+                    values: vec![
+                        ("avg".into(), Value::Float(0.5)),
+                        ("n".into(), Value::Int(3))
+                    ],
+                }
+            );
+            let mut text = Vec::new();
+            r.write_json(&mut text);
+            assert_eq!(
+                String::from_utf8(text).unwrap(),
+                serde_json::to_string(&result).unwrap()
+            );
+            for sink in [&mut direct as &mut dyn ResultSink, &mut buffer, &mut owned] {
+                sink.emit_aggregate(&r);
+                sink.emit_row(&query, &row);
+            }
+        }
+        buffered.append(buffer);
+        let expected: String = owned
+            .iter()
+            .map(|r| serde_json::to_string(r).unwrap() + "\n")
+            .collect();
+        assert_eq!(owned[1], owned_row);
+        assert_eq!((direct.count, buffered.count), (4, 4));
+        assert_eq!(
+            String::from_utf8(direct.finish().unwrap()).unwrap(),
+            expected
+        );
+        assert_eq!(
+            String::from_utf8(buffered.finish().unwrap()).unwrap(),
+            expected
+        );
     }
 }

@@ -9,7 +9,7 @@
 
 use super::aggregate::Acc;
 use super::intern::{id_hash, KeyId, KeyInterner};
-use super::result::{QueryResult, ResultBody, ResultSink, Row};
+use super::result::{AggregateRef, ResultSink};
 use super::state::AggState;
 use crate::planner::query::{cmp_holds, AggQuery, OutOperand, OutPred, OutRef, Window};
 use crate::planner::{QuerySpec, StateId, Truth};
@@ -78,49 +78,13 @@ pub fn close_windows(
             s -= slide;
         }
     }
+    let mut parts: Vec<PanePart<'_>> = Vec::new();
     for s in starts {
         let (start, end) = (s as i64, (s + size) as i64);
         // Each group's partials from every pane of the window, by reference:
-        // nothing is copied until the final values are computed. Groups are
-        // matched across panes by their key ids.
-        let mut panes = state.panes.range(start..end).map(|(_, t)| t);
-        let window = Some((start, end));
-        match (panes.next(), panes.next()) {
-            (None, _) => {}
-            (Some(only), None) => finish_groups(
-                q,
-                only.groups().map(|g| (keys.key(g.key), vec![&g.accs[..]])),
-                window,
-                sink,
-            ),
-            (Some(first), Some(second)) => {
-                type Merged<'g> = (KeyId, Vec<&'g [Acc]>);
-                let mut merged: hashbrown::HashTable<Merged<'_>> =
-                    hashbrown::HashTable::with_capacity(first.len());
-                for t in [first, second].into_iter().chain(panes) {
-                    for g in t.groups() {
-                        match merged.entry(
-                            id_hash(g.key),
-                            |(k, _)| *k == g.key,
-                            |(k, _)| id_hash(*k),
-                        ) {
-                            hashbrown::hash_table::Entry::Occupied(mut e) => {
-                                e.get_mut().1.push(&g.accs[..])
-                            }
-                            hashbrown::hash_table::Entry::Vacant(e) => {
-                                e.insert((g.key, vec![&g.accs[..]]));
-                            }
-                        }
-                    }
-                }
-                finish_groups(
-                    q,
-                    merged.into_iter().map(|(k, parts)| (keys.key(k), parts)),
-                    window,
-                    sink,
-                );
-            }
-        }
+        // nothing is copied until the final values are computed.
+        collect_parts(state, start, end, &mut parts);
+        finish_groups(q, group_runs(&parts, keys), Some((start, end)), sink);
     }
     let next = floor_to(wm - size, slide) + slide;
     if next > q.next_start as i128 {
@@ -155,21 +119,78 @@ pub fn emit_open_windows(
             s -= slide;
         }
     }
+    let mut parts: Vec<PanePart<'_>> = Vec::new();
     for s in starts {
         let (start, end) = (s as i64, i64::try_from(s + size).unwrap_or(i64::MAX));
-        let mut merged: hashbrown::HashMap<KeyId, Vec<&[Acc]>> = hashbrown::HashMap::new();
-        for (_, t) in state.panes.range(start..end) {
-            for g in t.groups() {
-                merged.entry(g.key).or_default().push(&g.accs[..]);
-            }
-        }
-        finish_groups(
-            q,
-            merged.into_iter().map(|(k, parts)| (keys.key(k), parts)),
-            Some((start, end)),
-            sink,
-        );
+        collect_parts(state, start, end, &mut parts);
+        finish_groups(q, group_runs(&parts, keys), Some((start, end)), sink);
     }
+}
+
+/// One pane's partials of one group: a sort key (the group's key id in the
+/// high 32 bits, the pane's position in the window in the low 32) and the
+/// accumulators.
+type PanePart<'g> = (u64, &'g [Acc]);
+
+/// The partials of every group of the panes in `[start, end)` of `state`,
+/// into `parts`, grouped: the partials of one group are adjacent, in pane
+/// order (the order they are merged in, which float sums depend on). Groups
+/// are matched across panes by their key ids: one hash probe per partial,
+/// then each is put in its group's place (a counting sort by group).
+fn collect_parts<'g>(state: &'g AggState, start: i64, end: i64, parts: &mut Vec<PanePart<'g>>) {
+    parts.clear();
+    let mut panes = state.panes.range(start..end).map(|(_, t)| t);
+    let (Some(first), Some(_)) = (panes.next(), panes.next()) else {
+        if let Some((_, only)) = state.panes.range(start..end).next() {
+            parts.extend(only.groups().map(|g| (u64::from(g.key) << 32, &g.accs[..])));
+        }
+        return;
+    };
+    // Each partial's group (numbered as first met), and partials per group.
+    let mut group_of: hashbrown::HashTable<(KeyId, u32)> =
+        hashbrown::HashTable::with_capacity(first.len());
+    let mut groups: Vec<u32> = Vec::new();
+    let mut count: Vec<u32> = Vec::new();
+    for (_, t) in state.panes.range(start..end) {
+        for g in t.groups() {
+            let n = count.len() as u32;
+            let e = group_of
+                .entry(id_hash(g.key), |(k, _)| *k == g.key, |(k, _)| id_hash(*k))
+                .or_insert((g.key, n))
+                .into_mut();
+            if e.1 == n {
+                count.push(0);
+            }
+            count[e.1 as usize] += 1;
+            groups.push(e.1);
+        }
+    }
+    // Where each group's partials start, then each partial in its place.
+    let mut at = 0u32;
+    for c in count.iter_mut() {
+        let n = *c;
+        *c = at;
+        at += n;
+    }
+    parts.resize(groups.len(), (0, &[]));
+    let mut next = groups.iter();
+    for (pane, (_, t)) in state.panes.range(start..end).enumerate() {
+        for g in t.groups() {
+            let slot = &mut count[*next.next().expect("one group per partial") as usize];
+            parts[*slot as usize] = ((u64::from(g.key) << 32) | pane as u64, &g.accs[..]);
+            *slot += 1;
+        }
+    }
+}
+
+/// The groups of grouped `parts`: each group's key values and its partials.
+fn group_runs<'g>(
+    parts: &'g [PanePart<'g>],
+    keys: &'g KeyInterner,
+) -> impl Iterator<Item = (&'g [OwnedValue], &'g [PanePart<'g>])> {
+    parts
+        .chunk_by(|a, b| a.0 >> 32 == b.0 >> 32)
+        .map(|run| (keys.key((run[0].0 >> 32) as KeyId), run))
 }
 
 /// Emits the current running totals of `q`.
@@ -179,24 +200,39 @@ pub fn emit_running(
     keys: &KeyInterner,
     sink: &mut dyn ResultSink,
 ) {
-    finish_groups(
-        q,
-        state
-            .running
-            .groups()
-            .map(|g| (keys.key(g.key), vec![&g.accs[..]])),
-        None,
-        sink,
-    );
+    let parts: Vec<PanePart<'_>> = state
+        .running
+        .groups()
+        .map(|g| (u64::from(g.key) << 32, &g.accs[..]))
+        .collect();
+    finish_groups(q, group_runs(&parts, keys), None, sink);
 }
 
-struct OutRow<'g> {
-    key: &'g [OwnedValue],
-    /// The group's partials, one slice of accumulators per pane.
-    parts: Vec<&'g [Acc]>,
-    /// Final aggregate values; those not yet needed are `Null` until
-    /// [`OutRow::compute`] fills them.
-    aggs: Vec<OwnedValue>,
+/// One output row being finished: its group key and its final aggregate
+/// values (those not yet computed are `Null`).
+struct OutRow<'r> {
+    key: &'r [OwnedValue],
+    aggs: &'r [OwnedValue],
+}
+
+/// Fills `out` (one value per aggregate of `q`) with the final values of
+/// the aggregates `which` (indexes into the query's aggregates), from a
+/// group's partials.
+fn compute_aggs(
+    q: &AggRuntime,
+    parts: &[PanePart<'_>],
+    which: impl Iterator<Item = usize>,
+    out: &mut [OwnedValue],
+) {
+    let agg = q.agg();
+    for j in which {
+        let (spec, i) = (&agg.aggs[j], q.acc_map[j]);
+        let mut accs = parts.iter().filter_map(|(_, p)| p.get(i)).peekable();
+        out[j] = match accs.peek() {
+            None => Acc::new(spec).finish(spec.func),
+            Some(_) => Acc::finish_many(accs, spec.func),
+        };
+    }
 }
 
 impl OutRow<'_> {
@@ -204,29 +240,6 @@ impl OutRow<'_> {
         match r {
             OutRef::Key(i) => &self.key[i],
             OutRef::Agg(i) => &self.aggs[i],
-        }
-    }
-
-    /// Fills in the final values of the aggregates `which` (indexes into
-    /// the query's aggregates).
-    fn compute(&mut self, q: &AggRuntime, which: impl Iterator<Item = usize>) {
-        let agg = q.agg();
-        for j in which {
-            let (spec, i) = (&agg.aggs[j], q.acc_map[j]);
-            self.aggs[j] = match &self.parts[..] {
-                [one] => match one.get(i) {
-                    Some(a) => a.finish(spec.func),
-                    None => Acc::new(spec).finish(spec.func),
-                },
-                parts => {
-                    let accs: Vec<&Acc> = parts.iter().filter_map(|p| p.get(i)).collect();
-                    if accs.is_empty() {
-                        Acc::new(spec).finish(spec.func)
-                    } else {
-                        Acc::finish_many(&accs, spec.func)
-                    }
-                }
-            };
         }
     }
 
@@ -301,7 +314,7 @@ fn mark_having_aggs(p: &OutPred, used: &mut [bool]) {
 /// group; the others only for the groups that are output.
 pub fn finish_groups<'g>(
     q: &AggRuntime,
-    groups: impl Iterator<Item = (&'g [OwnedValue], Vec<&'g [Acc]>)>,
+    groups: impl Iterator<Item = (&'g [OwnedValue], &'g [PanePart<'g>])>,
     window: Option<(i64, i64)>,
     sink: &mut dyn ResultSink,
 ) {
@@ -317,19 +330,32 @@ pub fn finish_groups<'g>(
         }
     }
     let early_aggs: Vec<usize> = (0..early.len()).filter(|j| early[*j]).collect();
-    let mut rows: Vec<OutRow<'g>> = groups
-        .map(|(key, parts)| {
-            let mut row = OutRow {
-                key,
-                parts,
-                aggs: vec![OwnedValue::Null; agg.aggs.len()],
-            };
-            row.compute(q, early_aggs.iter().copied());
-            row
-        })
-        .collect();
+    // Rows by index: keys and partials in `groups_of`, final values in
+    // `finals` (`n` per row).
+    let n = agg.aggs.len();
+    let mut groups_of: Vec<(&'g [OwnedValue], &'g [PanePart<'g>])> = Vec::new();
+    let mut finals: Vec<OwnedValue> = Vec::new();
+    for (key, parts) in groups {
+        let base = finals.len();
+        finals.resize(base + n, OwnedValue::Null);
+        compute_aggs(q, parts, early_aggs.iter().copied(), &mut finals[base..]);
+        groups_of.push((key, parts));
+    }
+    let keys: Vec<&'g [OwnedValue]> = groups_of.iter().map(|g| g.0).collect();
+    fn view<'r>(
+        keys: &[&'r [OwnedValue]],
+        finals: &'r [OwnedValue],
+        n: usize,
+        i: u32,
+    ) -> OutRow<'r> {
+        OutRow {
+            key: keys[i as usize],
+            aggs: &finals[i as usize * n..][..n],
+        }
+    }
+    let mut live: Vec<u32> = (0..groups_of.len() as u32).collect();
     if let Some(h) = &agg.having {
-        rows.retain(|r| r.having(h) == Truth::True);
+        live.retain(|i| view(&keys, &finals, n, *i).having(h) == Truth::True);
     }
     let by_key = |a: &OutRow, b: &OutRow| -> Ordering {
         for (x, y) in a.key.iter().zip(b.key.iter()) {
@@ -355,14 +381,22 @@ pub fn finish_groups<'g>(
     // selection before the rest is sorted.
     if let Some(limit) = agg.limit {
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-        if limit < rows.len() {
-            rows.select_nth_unstable_by(limit, order);
-            rows.truncate(limit);
+        if limit < live.len() {
+            live.select_nth_unstable_by(limit, |a, b| {
+                order(&view(&keys, &finals, n, *a), &view(&keys, &finals, n, *b))
+            });
+            live.truncate(limit);
         }
     }
-    if early_aggs.len() < agg.aggs.len() {
-        for r in &mut rows {
-            r.compute(q, (0..early.len()).filter(|j| !early[*j]));
+    if early_aggs.len() < n {
+        for &i in &live {
+            let i = i as usize;
+            compute_aggs(
+                q,
+                groups_of[i].1,
+                (0..n).filter(|j| !early[*j]),
+                &mut finals[i * n..][..n],
+            );
         }
     }
     // Unordered queries sort by key: the first key's sort prefix settles
@@ -371,34 +405,17 @@ pub fn finish_groups<'g>(
         (true, Some(k)) => k.sort_prefix(),
         _ => 0,
     };
-    let mut sorted: Vec<(u128, u32)> = rows
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (prefix_of(r), i as u32))
-        .collect();
-    sorted.sort_unstable_by(|a, b| {
-        a.0.cmp(&b.0)
-            .then_with(|| order(&rows[a.1 as usize], &rows[b.1 as usize]))
-    });
-    for r in sorted.iter().map(|(_, i)| &rows[*i as usize]) {
-        let group: Row = agg
-            .key_names
-            .iter()
-            .cloned()
-            .zip(r.key.iter().cloned())
-            .collect();
-        let values: Row = agg
-            .values
-            .iter()
-            .map(|(name, i)| (name.clone(), r.aggs[*i].clone()))
-            .collect();
-        sink.emit(QueryResult {
-            query: q.spec.name.clone(),
-            body: ResultBody::Aggregate {
-                window,
-                group,
-                values,
-            },
+    let row = |i: u32| view(&keys, &finals, n, i);
+    let mut sorted: Vec<(u128, u32)> = live.iter().map(|&i| (prefix_of(&row(i)), i)).collect();
+    sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| order(&row(a.1), &row(b.1))));
+    for r in sorted.iter().map(|(_, i)| row(*i)) {
+        sink.emit_aggregate(&AggregateRef {
+            query: &q.spec.name,
+            window,
+            key_names: &agg.key_names,
+            key: r.key,
+            values: &agg.values,
+            aggs: r.aggs,
         });
     }
 }
