@@ -337,7 +337,7 @@ pub fn finish_groups<'g>(
     let mut finals: Vec<OwnedValue> = Vec::new();
     for (key, parts) in groups {
         let base = finals.len();
-        finals.resize(base + n, OwnedValue::Null);
+        finals.resize_with(base + n, || OwnedValue::Null);
         compute_aggs(q, parts, early_aggs.iter().copied(), &mut finals[base..]);
         groups_of.push((key, parts));
     }
