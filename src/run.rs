@@ -107,37 +107,6 @@ fn exec_file(engine: &mut Engine, f: &SqlFile) -> Result<(), RunError> {
         })
 }
 
-struct Counting<'s> {
-    inner: &'s mut dyn ResultSink,
-    count: u64,
-}
-
-impl ResultSink for Counting<'_> {
-    fn emit(&mut self, r: crate::exec::QueryResult) {
-        self.count += 1;
-        self.inner.emit(r);
-    }
-
-    fn emit_aggregate(&mut self, r: &crate::exec::AggregateRef<'_>) {
-        self.count += 1;
-        self.inner.emit_aggregate(r);
-    }
-
-    fn emit_row(&mut self, query: &std::sync::Arc<str>, row: &crate::exec::result::RowJson) {
-        self.count += 1;
-        self.inner.emit_row(query, row);
-    }
-
-    fn buffer(&self) -> Option<crate::exec::JsonLinesBuffer> {
-        self.inner.buffer()
-    }
-
-    fn append(&mut self, buffer: crate::exec::JsonLinesBuffer) {
-        self.count += buffer.count();
-        self.inner.append(buffer);
-    }
-}
-
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -203,7 +172,7 @@ pub fn run(
         exec_file(&mut shared, f)?;
     }
     let explain = shared.explain(None);
-    let mut counting = Counting {
+    let mut counting = crate::exec::CountingSink {
         inner: sink,
         count: 0,
     };

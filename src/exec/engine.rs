@@ -13,7 +13,7 @@ use super::eval::{EvalShape, Evaluator};
 use super::intern::{same_value, Interner, KeyId, KeyInterner, ValueId, NO_ID};
 use super::json_text::ObjectTemplate;
 use super::limits::Limits;
-use super::result::{AggregateRef, JsonLinesBuffer, QueryResult, ResultSink, RowJson};
+use super::result::{CountingSink, QueryResult, ResultSink, RowJson};
 use super::state::{AggState, GroupTable, KeyCombos};
 use super::window::{close_windows, emit_running, AggRuntime};
 use crate::diagnostic::Diagnostic;
@@ -855,37 +855,6 @@ impl StreamRuntime {
             }
         }
         self.stats.results_out += counter.count;
-    }
-}
-
-struct CountingSink<'s> {
-    inner: &'s mut dyn ResultSink,
-    count: u64,
-}
-
-impl ResultSink for CountingSink<'_> {
-    fn emit(&mut self, result: QueryResult) {
-        self.count += 1;
-        self.inner.emit(result);
-    }
-
-    fn emit_aggregate(&mut self, result: &AggregateRef<'_>) {
-        self.count += 1;
-        self.inner.emit_aggregate(result);
-    }
-
-    fn emit_row(&mut self, query: &Arc<str>, row: &RowJson) {
-        self.count += 1;
-        self.inner.emit_row(query, row);
-    }
-
-    fn buffer(&self) -> Option<JsonLinesBuffer> {
-        self.inner.buffer()
-    }
-
-    fn append(&mut self, buffer: JsonLinesBuffer) {
-        self.count += buffer.count();
-        self.inner.append(buffer);
     }
 }
 

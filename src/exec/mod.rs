@@ -29,5 +29,5 @@ pub use checkpoint::{EngineCheckpoint, RestoreError};
 pub use engine::{Engine, ErrorKind, Origin, Outcome, Reject, StatementError, StreamStats};
 pub use limits::Limits;
 pub use result::{
-    AggregateRef, JsonLinesBuffer, JsonLinesSink, QueryResult, ResultBody, ResultSink,
+    AggregateRef, CountingSink, JsonLinesBuffer, JsonLinesSink, QueryResult, ResultBody, ResultSink,
 };

@@ -292,6 +292,40 @@ pub trait ResultSink {
     }
 }
 
+/// A sink that counts the results it passes on to another.
+pub struct CountingSink<'s> {
+    /// Where results go.
+    pub inner: &'s mut dyn ResultSink,
+    /// Results passed on.
+    pub count: u64,
+}
+
+impl ResultSink for CountingSink<'_> {
+    fn emit(&mut self, result: QueryResult) {
+        self.count += 1;
+        self.inner.emit(result);
+    }
+
+    fn emit_aggregate(&mut self, result: &AggregateRef<'_>) {
+        self.count += 1;
+        self.inner.emit_aggregate(result);
+    }
+
+    fn emit_row(&mut self, query: &Arc<str>, row: &RowJson) {
+        self.count += 1;
+        self.inner.emit_row(query, row);
+    }
+
+    fn buffer(&self) -> Option<JsonLinesBuffer> {
+        self.inner.buffer()
+    }
+
+    fn append(&mut self, buffer: JsonLinesBuffer) {
+        self.count += buffer.count();
+        self.inner.append(buffer);
+    }
+}
+
 /// Results written as JSON lines into memory, to be appended to a
 /// [`JsonLinesSink`] later (results made on another thread).
 #[derive(Debug, Default)]
