@@ -382,21 +382,18 @@ fn eval_scanner(sc: &FieldScanner, v: &Value<'_>, truth: &mut [Truth], patset: &
             let prefiltered = sc.regexes_prefiltered();
             patset.clear();
             if let Some(ac) = &sc.literal_automaton {
-                for m in ac.find_overlapping_iter(s.as_ref()) {
-                    let p = m.pattern().as_usize();
-                    match sc.literal_nodes.get(p) {
-                        Some(nodes) => {
-                            for n in nodes {
-                                truth[*n as usize] = Truth::True;
-                            }
-                        }
-                        None => {
-                            for r in &sc.prefilter_regexes[p - sc.literals.len()] {
-                                patset.insert(PatternID::new_unchecked(*r as usize));
-                            }
+                ac.for_each_match(s.as_bytes(), |p| match sc.literal_nodes.get(p) {
+                    Some(nodes) => {
+                        for n in nodes {
+                            truth[*n as usize] = Truth::True;
                         }
                     }
-                }
+                    None => {
+                        for r in &sc.prefilter_regexes[p - sc.literals.len()] {
+                            patset.insert(PatternID::new_unchecked(*r as usize));
+                        }
+                    }
+                });
             }
             if !prefiltered {
                 mark_regex_matches(sc, s, truth, patset);

@@ -14,11 +14,11 @@
 //! Compiled automata are cached by pattern list ([`ScannerCache`]), so adding a
 //! query recompiles only the automata whose pattern set changed.
 
+use super::literals::LiteralAutomaton;
 use super::predicate::{Atom, Pred, Truth};
 use crate::parser::ast::CmpOp;
 use crate::value::{OwnedValue, Value};
 use crate::value_map::ValueMap;
-use aho_corasick::AhoCorasick;
 use regex_automata::meta::Regex;
 use std::collections::BTreeMap;
 
@@ -103,7 +103,7 @@ pub struct FieldScanner {
     /// that are candidates for it (instead of the whole set).
     pub regex_each: Vec<Arc<Regex>>,
     /// ASCII-case-insensitive automaton over `literals` then `prefilters`.
-    pub literal_automaton: Option<Arc<AhoCorasick>>,
+    pub literal_automaton: Option<Arc<LiteralAutomaton>>,
     /// Exact element → literal index, for `CONTAINS` on arrays.
     pub members: HashMap<String, u32>,
     /// Distinct `MATCHES` patterns, in pattern-id order.
@@ -189,7 +189,7 @@ pub enum SingleAtom {
 /// Compiled automata kept across plan rebuilds, keyed by pattern list.
 #[derive(Debug, Default)]
 pub struct ScannerCache {
-    literals: HashMap<Vec<String>, Arc<AhoCorasick>>,
+    literals: HashMap<Vec<String>, Arc<LiteralAutomaton>>,
     regexes: HashMap<Vec<String>, Arc<Regex>>,
     /// Largest compiled regex automaton in bytes (regex-automata's NFA size
     /// limit); `None` keeps regex-automata's default.
@@ -211,14 +211,12 @@ impl ScannerCache {
         self.regex_limit = Some(bytes);
     }
 
-    fn literal_automaton(&mut self, pats: &[String]) -> Result<Arc<AhoCorasick>, String> {
+    fn literal_automaton(&mut self, pats: &[String]) -> Result<Arc<LiteralAutomaton>, String> {
         if let Some(a) = self.literals.get(pats) {
             return Ok(a.clone());
         }
         let a = Arc::new(
-            AhoCorasick::builder()
-                .ascii_case_insensitive(true)
-                .build(pats)
+            LiteralAutomaton::new(pats)
                 .map_err(|e| format!("the CONTAINS literals do not fit one automaton: {e}"))?,
         );
         self.literals.insert(pats.to_vec(), a.clone());

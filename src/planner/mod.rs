@@ -16,6 +16,7 @@ pub mod catalog;
 pub mod describe;
 pub mod explain;
 pub mod graph;
+pub mod literals;
 pub mod plan;
 pub mod predicate;
 pub mod prefilter;
