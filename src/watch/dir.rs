@@ -66,17 +66,13 @@ impl ChunkReader {
         let mut target = self.chunk_bytes.max(out.len());
         loop {
             if !self.eof {
-                let mut filled = out.len();
-                out.resize(target, 0);
-                while filled < target {
-                    let n = self.file.read(&mut out[filled..])?;
-                    if n == 0 {
-                        self.eof = true;
-                        break;
-                    }
-                    filled += n;
+                // Read into spare capacity (not zeroed first) up to `target`.
+                let want = target - out.len();
+                out.reserve(want);
+                let n = (&mut self.file).take(want as u64).read_to_end(out)?;
+                if n < want {
+                    self.eof = true;
                 }
-                out.truncate(filled);
             }
             if self.eof {
                 return Ok(!out.is_empty());
