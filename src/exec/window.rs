@@ -127,9 +127,8 @@ pub fn emit_open_windows(
     }
 }
 
-/// One pane's partials of one group: a sort key (the group's key id in the
-/// high 32 bits, the pane's position in the window in the low 32) and the
-/// accumulators.
+/// One pane's partials of one group: the group's key id (high 32 bits) and
+/// the pane's position in the window (low 32 bits), and the accumulators.
 type PanePart<'g> = (u64, &'g [Acc]);
 
 /// The partials of every group of the panes in `[start, end)` of `state`,
