@@ -18,12 +18,12 @@ use aho_corasick::{dfa, nfa, AhoCorasick, Anchored};
 /// is used. Measured with callgrind on 100k generated tweets: with one
 /// literal the prefilter saves 5% of all instructions; with seven, our
 /// loop saves 9%.
-const PREFILTERED_MAX_PATTERNS: usize = 3;
+pub const PREFILTERED_MAX_PATTERNS: usize = 3;
 
 /// Literals up to which the automaton is a DFA (one table lookup per byte);
 /// above, a contiguous NFA, which stays small. The same bound as
 /// `aho-corasick`'s own choice.
-const DFA_MAX_PATTERNS: usize = 100;
+pub const DFA_MAX_PATTERNS: usize = 100;
 
 /// An ASCII-case-insensitive automaton over a list of literals.
 #[derive(Debug)]
