@@ -402,6 +402,16 @@ impl<W: std::io::Write> JsonLinesSink<W> {
 }
 
 impl<W: std::io::Write> JsonLinesSink<W> {
+    /// Writes the one result `render` puts into the reused line buffer.
+    fn write_line(&mut self, render: impl FnOnce(&mut Vec<u8>)) {
+        let mut line = std::mem::take(&mut self.line);
+        line.clear();
+        render(&mut line);
+        line.push(b'\n');
+        self.write_lines(&line, 1);
+        self.line = line;
+    }
+
     /// Writes `bytes`, `results` lines, unless an earlier write failed.
     fn write_lines(&mut self, bytes: &[u8], results: u64) {
         if self.error.is_some() {
@@ -416,30 +426,15 @@ impl<W: std::io::Write> JsonLinesSink<W> {
 
 impl<W: std::io::Write> ResultSink for JsonLinesSink<W> {
     fn emit(&mut self, result: QueryResult) {
-        let mut line = std::mem::take(&mut self.line);
-        line.clear();
-        result.write_json(&mut line);
-        line.push(b'\n');
-        self.write_lines(&line, 1);
-        self.line = line;
+        self.write_line(|line| result.write_json(line));
     }
 
     fn emit_aggregate(&mut self, result: &AggregateRef<'_>) {
-        let mut line = std::mem::take(&mut self.line);
-        line.clear();
-        result.write_json(&mut line);
-        line.push(b'\n');
-        self.write_lines(&line, 1);
-        self.line = line;
+        self.write_line(|line| result.write_json(line));
     }
 
     fn emit_row(&mut self, query: &Arc<str>, row: &RowJson) {
-        let mut line = std::mem::take(&mut self.line);
-        line.clear();
-        write_row_json(&mut line, query, row);
-        line.push(b'\n');
-        self.write_lines(&line, 1);
-        self.line = line;
+        self.write_line(|line| write_row_json(line, query, row));
     }
 
     fn buffer(&self) -> Option<JsonLinesBuffer> {
