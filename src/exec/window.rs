@@ -127,9 +127,9 @@ pub fn emit_open_windows(
     }
 }
 
-/// One pane's partials of one group: the group's key id (high 32 bits) and
-/// the pane's position in the window (low 32 bits), and the accumulators.
-type PanePart<'g> = (u64, &'g [Acc]);
+/// One pane's partials of one group: the group's key id and its
+/// accumulators.
+type PanePart<'g> = (KeyId, &'g [Acc]);
 
 /// The partials of every group of the panes in `[start, end)` of `state`,
 /// into `parts`, grouped: the partials of one group are adjacent, in pane
@@ -141,7 +141,7 @@ fn collect_parts<'g>(state: &'g AggState, start: i64, end: i64, parts: &mut Vec<
     let mut panes = state.panes.range(start..end).map(|(_, t)| t);
     let (Some(first), Some(_)) = (panes.next(), panes.next()) else {
         if let Some((_, only)) = state.panes.range(start..end).next() {
-            parts.extend(only.groups().map(|g| (u64::from(g.key) << 32, &g.accs[..])));
+            parts.extend(only.groups().map(|g| (g.key, &g.accs[..])));
         }
         return;
     };
@@ -173,10 +173,10 @@ fn collect_parts<'g>(state: &'g AggState, start: i64, end: i64, parts: &mut Vec<
     }
     parts.resize(groups.len(), (0, &[]));
     let mut next = groups.iter();
-    for (pane, (_, t)) in state.panes.range(start..end).enumerate() {
+    for (_, t) in state.panes.range(start..end) {
         for g in t.groups() {
             let slot = &mut count[*next.next().expect("one group per partial") as usize];
-            parts[*slot as usize] = ((u64::from(g.key) << 32) | pane as u64, &g.accs[..]);
+            parts[*slot as usize] = (g.key, &g.accs[..]);
             *slot += 1;
         }
     }
@@ -188,8 +188,8 @@ fn group_runs<'g>(
     keys: &'g KeyInterner,
 ) -> impl Iterator<Item = (&'g [OwnedValue], &'g [PanePart<'g>])> {
     parts
-        .chunk_by(|a, b| a.0 >> 32 == b.0 >> 32)
-        .map(|run| (keys.key((run[0].0 >> 32) as KeyId), run))
+        .chunk_by(|a, b| a.0 == b.0)
+        .map(|run| (keys.key(run[0].0), run))
 }
 
 /// Emits the current running totals of `q`.
@@ -202,7 +202,7 @@ pub fn emit_running(
     let parts: Vec<PanePart<'_>> = state
         .running
         .groups()
-        .map(|g| (u64::from(g.key) << 32, &g.accs[..]))
+        .map(|g| (g.key, &g.accs[..]))
         .collect();
     finish_groups(q, group_runs(&parts, keys), None, sink);
 }
