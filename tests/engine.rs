@@ -698,8 +698,8 @@ fn batches(data: &[u8], cut: usize) -> Vec<&[u8]> {
 
 /// Everything a run of `data` in batches of `cut` bytes shows: results in
 /// emission order, rejects with their line numbers, late records. Either one
-/// `push_lines` per batch, or `push_chunks` (each batch decoded while the one
-/// before it is finished).
+/// `push_lines` per batch, or `push_chunks` (later batches decoded on the
+/// worker pool while earlier ones are finished).
 fn observe(sql: &str, stream: &str, data: &str, cut: usize, pipelined: bool) -> String {
     let mut e = engine(sql);
     let mut out = Vec::new();

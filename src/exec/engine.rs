@@ -398,17 +398,18 @@ impl StreamRuntime {
         arrival_ms: i64,
         sink: &mut dyn ResultSink,
     ) {
-        if let Some(input) = self.prepare(origin, data, arrival_ms) {
+        if let Some((lines, input)) = self.prepare(origin, data, arrival_ms) {
             let started = std::time::Instant::now();
-            let decoded = input.decode();
+            let decoded = input.decode(&data[lines]);
             self.finish(origin, &input, decoded, started.elapsed(), sink);
         }
     }
 
     /// Pushes batches of complete lines, read by `next` into a buffer (false
-    /// at the end), decoding each batch while the one before it is applied,
-    /// aggregated and closed: the same results, in the same order, as
-    /// [`StreamRuntime::push`] on each batch in turn.
+    /// at the end), decoding up to [`DECODE_AHEAD`] batches on the worker
+    /// pool while the one before them is applied, aggregated and closed:
+    /// the same results, in the same order, as [`StreamRuntime::push`] on
+    /// each batch in turn.
     fn push_chunks(
         &mut self,
         origin: &mut Origin,
@@ -416,76 +417,53 @@ impl StreamRuntime {
         arrival_ms: &dyn Fn() -> i64,
         sink: &mut dyn ResultSink,
     ) -> std::io::Result<()> {
-        // Two buffers take turns: one holds the batch being finished, the
-        // other the batch being decoded.
-        let (mut a, mut b) = (Vec::new(), Vec::new());
-        let mut pending = if next(&mut a)? {
-            let input = self.prepare(origin, &a, arrival_ms());
-            input.map(|i| {
-                let started = std::time::Instant::now();
-                let d = i.decode();
-                (i, d, started.elapsed())
-            })
-        } else {
-            return Ok(());
-        };
+        // Batches being decoded, in input order, and buffers to read into.
+        let mut ahead: VecDeque<(Arc<BatchInput>, DecodeSlot)> = VecDeque::new();
+        let mut free: Vec<Vec<u8>> = Vec::new();
+        let mut more = true;
         loop {
-            b.clear();
-            let more = next(&mut b)?;
-            let upcoming = self.overlap(origin, pending, more.then_some(&b[..]), arrival_ms, sink);
-            if !more {
-                return Ok(());
+            while more && ahead.len() < DECODE_AHEAD {
+                let mut buf = free.pop().unwrap_or_default();
+                buf.clear();
+                more = next(&mut buf)?;
+                if !more {
+                    break;
+                }
+                let Some((lines, input)) = self.prepare(origin, &buf, arrival_ms()) else {
+                    free.push(buf);
+                    continue;
+                };
+                let input = Arc::new(input);
+                let slot = DecodeSlot::default();
+                let (job_input, job_slot) = (input.clone(), slot.clone());
+                rayon::spawn(move || job_slot.decode(&job_input, buf, lines));
+                ahead.push_back((input, slot));
             }
-            a.clear();
-            let more = next(&mut a)?;
-            pending = self.overlap(origin, upcoming, more.then_some(&a[..]), arrival_ms, sink);
-            if !more {
+            let Some((input, slot)) = ahead.pop_front() else {
                 return Ok(());
-            }
+            };
+            let (mut batch, took) = slot.wait();
+            batch.with_dependent_mut(|_, parts| {
+                self.finish(origin, &input, std::mem::take(parts), took, sink)
+            });
+            free.push(batch.into_owner());
         }
     }
 
-    /// Finishes the decoded batch `current` on this thread while `next` is
-    /// decoded on the worker pool; returns `next` decoded.
-    #[allow(clippy::type_complexity)]
-    fn overlap<'a, 'b>(
-        &mut self,
-        origin: &mut Origin,
-        current: Option<(BatchInput<'a>, Vec<Decoded<'a>>, std::time::Duration)>,
-        next: Option<&'b [u8]>,
-        arrival_ms: &dyn Fn() -> i64,
-        sink: &mut dyn ResultSink,
-    ) -> Option<(BatchInput<'b>, Vec<Decoded<'b>>, std::time::Duration)> {
-        let input = next.and_then(|data| self.prepare(origin, data, arrival_ms()));
-        let mut decoded = None;
-        rayon::in_place_scope(|s| {
-            if let Some(input) = &input {
-                let decoded = &mut decoded;
-                s.spawn(move |_| {
-                    let started = std::time::Instant::now();
-                    let d = input.decode();
-                    *decoded = Some((d, started.elapsed()));
-                });
-            }
-            if let Some((input, d, took)) = current {
-                self.finish(origin, &input, d, took, sink);
-            }
-        });
-        let (d, took) = decoded?;
-        Some((input?, d, took))
-    }
-
     /// Before decoding a batch: the CSV header (taken from a source's first
-    /// line), and what decoding needs, owned. `None` when the batch has no
-    /// line to decode (or all of them were rejected here).
-    fn prepare<'a>(
+    /// line), the range of `batch` that holds the lines to decode, and what
+    /// decoding needs, owned. `None` when the batch has no line to decode
+    /// (or all of them were rejected here).
+    fn prepare(
         &mut self,
         origin: &mut Origin,
-        data: &'a [u8],
+        batch: &[u8],
         arrival_ms: i64,
-    ) -> Option<BatchInput<'a>> {
+    ) -> Option<(std::ops::Range<usize>, BatchInput)> {
         let plan = self.plan.clone();
-        let mut data = data.strip_suffix(b"\n").unwrap_or(data);
+        let mut data = batch.strip_suffix(b"\n").unwrap_or(batch);
+        // Where `data` starts in `batch`.
+        let mut start = 0;
         if data.is_empty() {
             return None;
         }
@@ -495,6 +473,7 @@ impl StreamRuntime {
                 Some(i) => (&data[..i], &data[i + 1..]),
                 None => (data, &data[data.len()..]),
             };
+            start = data.len() - rest.len();
             origin.line_no += 1;
             let first = first.strip_suffix(b"\r").unwrap_or(first);
             origin.csv_header_line = Some(String::from_utf8_lossy(first).into_owned());
@@ -536,18 +515,20 @@ impl StreamRuntime {
             }
         }
         let years = self.log.as_ref().map(|d| d.years(arrival_ms));
-        Some(BatchInput {
-            data,
-            plan,
-            eval: self.plan_eval.clone(),
-            fields: self.field_set.clone(),
-            columns,
-            def: self.def.clone(),
-            header: origin.csv_header.as_ref().map(|(_, h)| h.clone()),
-            log: self.log.clone().zip(years),
-            arrival_ms,
-            spare: self.spare.clone(),
-        })
+        Some((
+            start..start + data.len(),
+            BatchInput {
+                plan,
+                eval: self.plan_eval.clone(),
+                fields: self.field_set.clone(),
+                columns,
+                def: self.def.clone(),
+                header: origin.csv_header.as_ref().map(|(_, h)| h.clone()),
+                log: self.log.clone().zip(years),
+                arrival_ms,
+                spare: self.spare.clone(),
+            },
+        ))
     }
 
     /// Phases 2a and 2b and the closing of windows, for a decoded batch:
@@ -555,7 +536,7 @@ impl StreamRuntime {
     fn finish<'a>(
         &mut self,
         origin: &mut Origin,
-        input: &BatchInput<'a>,
+        input: &BatchInput,
         decoded: Vec<Decoded<'a>>,
         decode_time: std::time::Duration,
         sink: &mut dyn ResultSink,
@@ -1911,8 +1892,76 @@ impl PlanEval {
 #[derive(Default)]
 struct SparePool(std::sync::Mutex<Vec<Decoded<'static>>>);
 
-/// Most sets of vectors kept: two batches in flight of [`WORKERS`] parts.
-const SPARE_KEPT: usize = 2 * WORKERS;
+/// Most sets of vectors kept: the batches in flight (the one being
+/// finished and those decoded ahead) of [`WORKERS`] parts.
+const SPARE_KEPT: usize = (DECODE_AHEAD + 1) * WORKERS;
+
+/// Batches that [`StreamRuntime::push_chunks`] decodes ahead of the one it
+/// finishes, so that a batch that takes long to finish (many windows
+/// closing) does not leave the other threads without work.
+const DECODE_AHEAD: usize = 3;
+
+/// The decoded parts of one batch.
+type DecodedParts<'a> = Vec<Decoded<'a>>;
+
+self_cell::self_cell!(
+    /// A batch's buffer and its decoded parts, which borrow its lines: a
+    /// batch decoded ahead is owned by no stack frame while it waits.
+    struct DecodedBatch {
+        owner: Vec<u8>,
+        #[covariant]
+        dependent: DecodedParts,
+    }
+);
+
+/// A batch decoded on the worker pool, with its decoding time, or the
+/// panic that decoding it raised.
+type DecodeOutcome = std::thread::Result<(DecodedBatch, std::time::Duration)>;
+
+/// Where a batch decoded on the worker pool is left for the thread that
+/// finishes batches in order.
+#[derive(Clone, Default)]
+struct DecodeSlot(Arc<(std::sync::Mutex<Option<DecodeOutcome>>, std::sync::Condvar)>);
+
+impl DecodeSlot {
+    /// Decodes `lines` of `buf` for `input` and leaves the outcome; a panic
+    /// is kept for [`DecodeSlot::wait`] to raise again.
+    fn decode(&self, input: &BatchInput, buf: Vec<u8>, lines: std::ops::Range<usize>) {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let started = std::time::Instant::now();
+            let batch = DecodedBatch::new(buf, |buf| input.decode(&buf[lines]));
+            (batch, started.elapsed())
+        }));
+        let (slot, filled) = &*self.0;
+        *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
+        filled.notify_one();
+    }
+
+    /// Waits for the decoded batch. A thread of the worker pool runs other
+    /// pending work of the pool meanwhile (the decoding itself, when it is
+    /// still queued); another thread sleeps until the batch is left.
+    fn wait(&self) -> (DecodedBatch, std::time::Duration) {
+        let (slot, filled) = &*self.0;
+        loop {
+            let mut guard = slot.lock().unwrap_or_else(|e| e.into_inner());
+            match guard.take() {
+                Some(Ok(done)) => return done,
+                Some(Err(panic)) => std::panic::resume_unwind(panic),
+                None if rayon::current_thread_index().is_none() => {
+                    drop(filled.wait(guard).unwrap_or_else(|e| e.into_inner()));
+                }
+                None => {
+                    // Not holding the slot: the pending work may be this
+                    // very decoding, which fills it.
+                    drop(guard);
+                    if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                        std::thread::yield_now();
+                    }
+                }
+            }
+        }
+    }
+}
 
 impl SparePool {
     /// Empty vectors for one decoded part, reused when some are kept.
@@ -1953,8 +2002,7 @@ fn emptied<T, U>(mut v: Vec<T>) -> Vec<U> {
 
 /// What decoding one batch needs, owned (so that a batch can be decoded on
 /// the worker pool while the engine finishes the one before it).
-struct BatchInput<'a> {
-    data: &'a [u8],
+struct BatchInput {
     plan: Arc<StreamPlan>,
     eval: Arc<PlanEval>,
     fields: Arc<FieldSet>,
@@ -1967,10 +2015,10 @@ struct BatchInput<'a> {
     spare: Arc<SparePool>,
 }
 
-impl<'a> BatchInput<'a> {
-    /// Phase 1: the batch decoded and evaluated, in parts (in parallel
-    /// when it is large).
-    fn decode(&self) -> Vec<Decoded<'a>> {
+impl BatchInput {
+    /// Phase 1: the lines `data` decoded and evaluated, in parts (in
+    /// parallel when they are many).
+    fn decode<'a>(&self, data: &'a [u8]) -> Vec<Decoded<'a>> {
         let ctx = DecodeCtx {
             log: self.log.as_ref().map(|(d, y)| (&**d, y)),
             plan: &self.plan,
@@ -1984,7 +2032,6 @@ impl<'a> BatchInput<'a> {
             arrival_ms: self.arrival_ms,
             spare: &self.spare,
         };
-        let data = self.data;
         let parts = split_lines(
             data,
             if data.len() >= PARALLEL_MIN_BYTES {
