@@ -2001,7 +2001,7 @@ fn emptied<T, U>(mut v: Vec<T>) -> Vec<U> {
 }
 
 /// What decoding one batch needs, owned (so that a batch can be decoded on
-/// the worker pool while the engine finishes the one before it).
+/// the worker pool while the engine finishes the ones before it).
 struct BatchInput {
     plan: Arc<StreamPlan>,
     eval: Arc<PlanEval>,
