@@ -11,7 +11,7 @@
 //! search per match: a common literal (a short word, a single letter)
 //! matches many times per text.
 
-use aho_corasick::automaton::Automaton;
+use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::{dfa, nfa, AhoCorasick, Anchored};
 
 /// Literals up to which `aho-corasick`'s own search (with its prefilter)
@@ -64,26 +64,51 @@ impl LiteralAutomaton {
         })
     }
 
-    /// Calls `found` with the pattern id of every occurrence of a pattern
-    /// in `text`, overlapping ones included, in order of their ends.
+    /// Calls `found` with the id of every pattern that occurs in `text`,
+    /// at least once each (once per occurrence or more), in no set order.
     #[inline]
-    pub fn for_each_match(&self, text: &[u8], mut found: impl FnMut(usize)) {
+    pub fn for_each_match(&self, text: &[u8], found: impl FnMut(usize)) {
+        self.search(text, true, found);
+    }
+
+    /// As [`LiteralAutomaton::for_each_match`], but a long text too is
+    /// scanned in one walk: for benchmarks, which compare the two.
+    pub fn for_each_match_in_one_walk(&self, text: &[u8], found: impl FnMut(usize)) {
+        self.search(text, false, found);
+    }
+
+    #[inline]
+    fn search(&self, text: &[u8], split: bool, mut found: impl FnMut(usize)) {
         match self {
             LiteralAutomaton::Few(a) => {
                 for m in a.find_overlapping_iter(text) {
                     found(m.pattern().as_usize());
                 }
             }
-            LiteralAutomaton::Dfa(a) => scan(a, text, found),
-            LiteralAutomaton::Nfa(a) => scan(a, text, found),
+            LiteralAutomaton::Dfa(a) => scan(a, text, split, found),
+            LiteralAutomaton::Nfa(a) => scan(a, text, split, found),
         }
     }
 }
 
-/// The overlapping scan of `text` through `aut`.
+/// Texts shorter than twice the longest literal plus this are scanned by
+/// one walk through the automaton; longer ones by two at once.
+pub const SPLIT_SLACK: usize = 16;
+
+/// The overlapping scan of `text` through `aut`, in two walks when `split`
+/// and the text is long.
+///
+/// Each step of a walk waits for the previous one (the next state is read
+/// from the table at the current one), so a long text is cut in two halves
+/// that two walks take in one loop, and the processor overlaps their table
+/// reads. The second walk starts from the start state a longest literal
+/// (less one byte) before the middle, so every occurrence lies within one
+/// of the two walks: one that ends in the first half in the first, one
+/// that ends after it in the second. Occurrences in that overlap may be
+/// reported twice.
 #[inline]
-fn scan<A: Automaton>(aut: &A, text: &[u8], mut found: impl FnMut(usize)) {
-    let Ok(mut sid) = aut.start_state(Anchored::No) else {
+fn scan<A: Automaton>(aut: &A, text: &[u8], split: bool, mut found: impl FnMut(usize)) {
+    let Ok(start) = aut.start_state(Anchored::No) else {
         return;
     };
     let mut report = |sid| {
@@ -92,9 +117,39 @@ fn scan<A: Automaton>(aut: &A, text: &[u8], mut found: impl FnMut(usize)) {
         }
     };
     // The empty literal matches before the first byte.
-    if aut.is_match(sid) {
-        report(sid);
+    if aut.is_match(start) {
+        report(start);
     }
+    let overlap = aut.max_pattern_len().saturating_sub(1);
+    if !split || text.len() < 2 * overlap + SPLIT_SLACK {
+        walk(aut, start, text, &mut report);
+        return;
+    }
+    let mid = text.len() / 2;
+    let first = &text[..mid];
+    let (second, rest) = text[mid - overlap..].split_at(mid);
+    let (mut a, mut b) = (start, start);
+    for (&x, &y) in first.iter().zip(second) {
+        a = aut.next_state(Anchored::No, a, x);
+        b = aut.next_state(Anchored::No, b, y);
+        // A dead state (which an unanchored search of every match never
+        // reaches) is special but no match, and a walk stays in it.
+        if aut.is_special(a) | aut.is_special(b) {
+            if aut.is_match(a) {
+                report(a);
+            }
+            if aut.is_match(b) {
+                report(b);
+            }
+        }
+    }
+    walk(aut, b, rest, &mut report);
+}
+
+/// One walk through `aut` over `text` from state `sid`, reporting the
+/// match states it reaches.
+#[inline]
+fn walk<A: Automaton>(aut: &A, mut sid: StateID, text: &[u8], report: &mut impl FnMut(StateID)) {
     for &b in text {
         sid = aut.next_state(Anchored::No, sid, b);
         if aut.is_special(sid) {
@@ -113,9 +168,11 @@ mod tests {
     use super::*;
     use aho_corasick::AhoCorasick;
     use proptest::prelude::*;
+    use std::collections::BTreeSet;
 
-    /// Every match, as `aho-corasick`'s overlapping iterator reports it.
-    fn reference(patterns: &[String], text: &str) -> Vec<usize> {
+    /// The patterns that occur, as `aho-corasick`'s overlapping iterator
+    /// finds them.
+    fn reference(patterns: &[String], text: &str) -> BTreeSet<usize> {
         let ac = AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .build(patterns)
@@ -125,11 +182,13 @@ mod tests {
             .collect()
     }
 
-    fn ours(patterns: &[String], text: &str) -> Vec<usize> {
-        let mut got = Vec::new();
+    fn ours(patterns: &[String], text: &str) -> BTreeSet<usize> {
+        let mut got = BTreeSet::new();
         LiteralAutomaton::new(patterns)
             .unwrap()
-            .for_each_match(text.as_bytes(), |p| got.push(p));
+            .for_each_match(text.as_bytes(), |p| {
+                got.insert(p);
+            });
         got
     }
 
@@ -141,20 +200,39 @@ mod tests {
             .collect();
         let text = "OBAMACARE is it";
         assert_eq!(ours(&pats, text), reference(&pats, text));
-        let mut seen = ours(&pats, text);
-        seen.sort_unstable();
-        seen.dedup();
-        assert_eq!(seen, vec![0, 1, 2, 3, 4, 5]);
+        assert_eq!(ours(&pats, text), BTreeSet::from([0, 1, 2, 3, 4, 5]));
+    }
+
+    #[test]
+    fn long_texts_are_scanned_in_two_halves_that_miss_nothing() {
+        // Four or more literals take our loop; a text of 40 bytes or more,
+        // with a longest literal of 12, is cut in two. Each literal sits
+        // across the middle, or at the very start or end.
+        let pats: Vec<String> = ["needle", "haystack", "ab", "middle term!"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let filler = "x".repeat(40);
+        for (i, p) in pats.iter().enumerate() {
+            for cut in 0..=p.len() {
+                let text = format!("{}{}{}", &filler[..20 + cut], p, &filler[20 + cut..]);
+                let want = BTreeSet::from([i]);
+                assert_eq!(ours(&pats, &text), want, "{text:?}");
+            }
+            for text in [format!("{p}{filler}"), format!("{filler}{p}")] {
+                assert_eq!(ours(&pats, &text), BTreeSet::from([i]), "{text:?}");
+            }
+        }
     }
 
     proptest! {
         /// Every kind of automaton (few literals, up to 8, past
-        /// DFA_MAX_PATTERNS) reports what aho-corasick's overlapping iterator
-        /// reports, in the same order.
+        /// DFA_MAX_PATTERNS) finds the literals that aho-corasick's
+        /// overlapping iterator finds, in texts scanned whole and in halves.
         #[test]
         fn scans_agree_with_aho_corasick(
             pats in prop::collection::vec("[abAB ]{0,4}", 1..8),
-            text in "[abcAB ]{0,40}",
+            text in "[abcAB ]{0,80}",
             many in any::<bool>(),
         ) {
             // Past DFA_MAX_PATTERNS literals the automaton is an NFA: pad

@@ -1,0 +1,78 @@
+//! The `CONTAINS` scan of tweet texts with the literals of 1,000 generated
+//! queries: the scan in two walks (what the engine runs) against one walk,
+//! measured in the same run.
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use shoal::exec::Engine;
+use shoal::gen::{generate_queries, QueryConfig, TweetConfig, TweetGenerator};
+
+/// The texts of `n` generated tweets.
+fn texts(n: u64) -> Vec<String> {
+    let mut generator = TweetGenerator::new(&TweetConfig {
+        records: n,
+        ..TweetConfig::default()
+    });
+    let mut line = String::new();
+    (0..n)
+        .map(|_| {
+            line.clear();
+            generator.next_line(&mut line);
+            let v: serde_json::Value = serde_json::from_str(&line).expect("a tweet is JSON");
+            v["text"].as_str().expect("a tweet has a text").to_string()
+        })
+        .collect()
+}
+
+fn bench_scan(c: &mut Criterion) {
+    let sql = generate_queries(&QueryConfig {
+        count: 1000,
+        ..QueryConfig::default()
+    });
+    let mut engine = Engine::new();
+    engine.execute(&sql).expect("generated queries register");
+    let plan = engine.stream("tweets").expect("the stream exists").plan();
+    let text_slot = plan
+        .fields
+        .iter()
+        .position(|f| f == "text")
+        .expect("queries read the text");
+    let scanner = plan
+        .graph
+        .scanners
+        .iter()
+        .find(|s| s.slot == text_slot)
+        .expect("the text field has a scanner");
+    let automaton = scanner
+        .literal_automaton
+        .as_ref()
+        .expect("the text scanner has literals");
+    let texts = texts(10_000);
+    let bytes: usize = texts.iter().map(String::len).sum();
+    let mut g = c.benchmark_group(format!(
+        "contains_{}_literals",
+        scanner.literals.len() + scanner.prefilters.len()
+    ));
+    g.throughput(Throughput::Bytes(bytes as u64));
+    g.bench_function("two_walks", |b| {
+        b.iter(|| {
+            let mut hits = 0usize;
+            for t in &texts {
+                automaton.for_each_match(black_box(t.as_bytes()), |p| hits += p);
+            }
+            hits
+        })
+    });
+    g.bench_function("one_walk", |b| {
+        b.iter(|| {
+            let mut hits = 0usize;
+            for t in &texts {
+                automaton.for_each_match_in_one_walk(black_box(t.as_bytes()), |p| hits += p);
+            }
+            hits
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_scan);
+criterion_main!(benches);
