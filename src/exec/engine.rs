@@ -1484,6 +1484,9 @@ enum AccColumn<'c> {
     Arg(&'c [AccArg], usize),
 }
 
+/// Lines that phase 1 decodes before it evaluates them ([`DecodeCtx::decode`]).
+const EVAL_RUN: usize = 64;
+
 /// Threads that decode and evaluate a large batch.
 const WORKERS: usize = 2;
 
@@ -2091,11 +2094,27 @@ impl DecodeCtx<'_> {
         let mut built: Vec<Option<Option<RowJson>>> = vec![None; pe.row_shapes.len()];
         let mut row_text = Vec::new();
         let mut key_order = decode::KeyOrder::default();
-        for raw in lines_of(part) {
-            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-            let status = self.decode_line(raw, &mut slots, &mut scratch, &mut key_order);
-            if let RecStatus::Ok { ts, line } = &status {
-                eval.evaluate(&plan.graph, &slots);
+        // Lines are taken in runs: all of a run decoded, then all of it
+        // evaluated, so that each step's tables (the decoder's, the scan
+        // automata, the predicate graph) stay in cache across the run.
+        let mut lines = lines_of(part).peekable();
+        let mut run_lines: Vec<&'a str> = Vec::with_capacity(EVAL_RUN);
+        while lines.peek().is_some() {
+            let first = out.ts.len();
+            run_lines.clear();
+            for raw in lines.by_ref().take(EVAL_RUN) {
+                let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+                let status = self.decode_line(raw, &mut slots, &mut scratch, &mut key_order);
+                if let RecStatus::Ok { ts, line } = &status {
+                    out.ts.push(*ts);
+                    out.slots.extend(slots.iter_mut().map(std::mem::take));
+                    run_lines.push(line);
+                }
+                out.records.push(DecodedLine { raw, status });
+            }
+            for (k, line) in (first..out.ts.len()).zip(&run_lines) {
+                let rec = &out.slots[k * width..(k + 1) * width];
+                eval.evaluate(&plan.graph, rec);
                 // Root bits: the defaults, corrected for the nodes that changed.
                 out.roots.extend_from_slice(&pe.default_bits);
                 let base = out.roots.len() - words;
@@ -2125,7 +2144,7 @@ impl DecodeCtx<'_> {
                     for &f in &matched {
                         let shape = pe.filter_shape[f as usize] as usize;
                         let row = built[shape].get_or_insert_with(|| {
-                            self.build_row(shape, line, &slots, &mut scratch, &mut row_text)
+                            self.build_row(shape, line, rec, &mut scratch, &mut row_text)
                         });
                         if let Some(row) = row {
                             out.rows.push((f, row.clone()));
@@ -2134,10 +2153,7 @@ impl DecodeCtx<'_> {
                     built.iter_mut().for_each(|b| *b = None);
                 }
                 out.row_ends.push(out.rows.len() as u32);
-                out.ts.push(*ts);
-                out.slots.extend(slots.iter_mut().map(std::mem::take));
             }
-            out.records.push(DecodedLine { raw, status });
         }
         out.atom_hits = std::mem::take(&mut eval.atom_hits);
         out
