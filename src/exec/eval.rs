@@ -31,10 +31,24 @@ pub struct EvalShape {
     /// `activates`. Only atoms' ranges are read.
     activates_start: Vec<u32>,
     activates: Vec<u32>,
-    /// Every atom node.
-    atom_nodes: Vec<u32>,
     /// Index in the graph's program of each compound node.
     instr_of: Vec<u32>,
+    /// Per equality index, per value class ([`class_index`]), the atoms
+    /// that are unknown (not false) for a value of that class that matches
+    /// none of their literals.
+    eq_unknown: Vec<[Vec<u32>; CLASSES]>,
+}
+
+/// Value classes ([`value_class`]) plus one for null.
+const CLASSES: usize = 6;
+
+/// The index of a value class ([`value_class`]): 0 for null, else its bit's
+/// position plus one.
+fn class_index(class: u8) -> usize {
+    match class {
+        0 => 0,
+        c => c.trailing_zeros() as usize + 1,
+    }
 }
 
 impl EvalShape {
@@ -111,12 +125,29 @@ impl EvalShape {
             activates.extend_from_slice(&reached);
             activates_start[*a as usize + 1] = activates.len() as u32;
         }
+        let eq_unknown = graph
+            .eq_indexes
+            .iter()
+            .map(|idx| {
+                std::array::from_fn(|c| {
+                    let class = match c {
+                        0 => 0,
+                        c => 1u8 << (c - 1),
+                    };
+                    idx.atoms
+                        .iter()
+                        .filter(|a| class == 0 || a.has_null || a.classes & !class != 0)
+                        .map(|a| a.node)
+                        .collect()
+                })
+            })
+            .collect();
         EvalShape {
             defaults: truth,
             activates_start,
             activates,
-            atom_nodes,
             instr_of,
+            eq_unknown,
         }
     }
 
@@ -154,6 +185,10 @@ fn likelihoods(graph: &PredGraph, rates: Option<&[f64]>) -> Vec<f64> {
 }
 
 /// Reusable buffers for evaluating one graph, record after record.
+///
+/// Between records every atom is false and every compound node holds its
+/// default; the atoms and nodes a record changed are listed, and put back
+/// when the next record is evaluated.
 #[derive(Debug)]
 pub struct Evaluator<'s> {
     shape: &'s EvalShape,
@@ -162,7 +197,8 @@ pub struct Evaluator<'s> {
     patsets: Vec<PatternSet>,
     /// Bit per node: activated for the current record (cleared as read).
     activated: Vec<u64>,
-    /// Atoms that are not false for the current record.
+    /// Atoms that are not false for the current record, in the order they
+    /// were set.
     active_atoms: Vec<u32>,
     /// Compound nodes evaluated for the current record, in id order.
     active_nodes: Vec<u32>,
@@ -197,17 +233,28 @@ impl<'s> Evaluator<'s> {
             .copied()
     }
 
-    /// Evaluates every node for the record whose fields are `record`.
+    /// Evaluates every node for the record whose fields are `record`, after
+    /// putting back what the previous record changed: the atoms first,
+    /// then the compound nodes above the non-false ones.
     #[inline]
     pub fn evaluate(&mut self, graph: &PredGraph, record: &[Value<'_>]) {
+        for a in &self.active_atoms {
+            self.truth[*a as usize] = Truth::False;
+        }
         for node in &self.active_nodes {
             self.truth[*node as usize] = self.shape.defaults[*node as usize];
         }
-        for idx in &graph.eq_indexes {
-            eval_eq(idx, &record[idx.slot], &mut self.truth);
+        self.active_atoms.clear();
+        self.active_nodes.clear();
+        let mut set = Setter {
+            truth: &mut self.truth,
+            active: &mut self.active_atoms,
+        };
+        for (idx, unknown) in graph.eq_indexes.iter().zip(&self.shape.eq_unknown) {
+            eval_eq(idx, unknown, &record[idx.slot], &mut set);
         }
         for (sc, ps) in graph.scanners.iter().zip(self.patsets.iter_mut()) {
-            eval_scanner(sc, &record[sc.slot], &mut self.truth, ps);
+            eval_scanner(sc, &record[sc.slot], &mut set, ps);
         }
         for s in &graph.singles {
             let (node, t) = match s {
@@ -242,25 +289,25 @@ impl<'s> Evaluator<'s> {
                     },
                 ),
             };
-            self.truth[node as usize] = t;
+            if t != Truth::False {
+                set.to(node, t);
+            }
+        }
+        for a in &self.active_atoms {
+            self.atom_hits[*a as usize] += 1;
         }
         // Sparse pass over the compound nodes: only those above a non-false
-        // atom, marked in a bitmap and read back in id order.
-        self.active_atoms.clear();
-        self.active_nodes.clear();
+        // atom, marked in a bitmap and read back in id order; every other
+        // node keeps its default.
         let mut any = false;
-        for a in &self.shape.atom_nodes {
-            if self.truth[*a as usize] != Truth::False {
-                self.active_atoms.push(*a);
-                self.atom_hits[*a as usize] += 1;
-                let (s, e) = (
-                    self.shape.activates_start[*a as usize],
-                    self.shape.activates_start[*a as usize + 1],
-                );
-                for node in &self.shape.activates[s as usize..e as usize] {
-                    self.activated[*node as usize / 64] |= 1 << (node % 64);
-                    any = true;
-                }
+        for a in &self.active_atoms {
+            let (s, e) = (
+                self.shape.activates_start[*a as usize],
+                self.shape.activates_start[*a as usize + 1],
+            );
+            for node in &self.shape.activates[s as usize..e as usize] {
+                self.activated[*node as usize / 64] |= 1 << (node % 64);
+                any = true;
             }
         }
         if any {
@@ -277,6 +324,25 @@ impl<'s> Evaluator<'s> {
             let ins = &graph.program[self.shape.instr_of[*node as usize] as usize];
             self.truth[*node as usize] = eval_instr(graph, ins, &self.truth);
         }
+    }
+}
+
+/// Sets atoms to values other than false, listing each atom the first time
+/// it leaves false.
+struct Setter<'e> {
+    truth: &'e mut [Truth],
+    active: &'e mut Vec<u32>,
+}
+
+impl Setter<'_> {
+    /// Sets atom `node` to `t` (true or unknown).
+    #[inline]
+    fn to(&mut self, node: u32, t: Truth) {
+        let slot = &mut self.truth[node as usize];
+        if *slot == Truth::False {
+            self.active.push(node);
+        }
+        *slot = t;
     }
 }
 
@@ -328,52 +394,48 @@ fn or_any(children: &[u32], truth: &[Truth]) -> Truth {
 
 /// Sets to true the nodes of every regex of `sc` that matches `text`.
 #[inline]
-fn mark_regex_matches(sc: &FieldScanner, text: &str, truth: &mut [Truth], patset: &mut PatternSet) {
+fn mark_regex_matches(
+    sc: &FieldScanner,
+    text: &str,
+    set: &mut Setter<'_>,
+    patset: &mut PatternSet,
+) {
     if let Some(re) = &sc.regex_set {
         patset.clear();
         re.which_overlapping_matches(&Input::new(text), patset);
         for p in patset.iter() {
             for n in &sc.regex_nodes[p.as_usize()] {
-                truth[*n as usize] = Truth::True;
+                set.to(*n, Truth::True);
             }
         }
     }
 }
 
+/// The atoms of one equality index for value `v`: true where a literal
+/// equals it, unknown where `unknown` (by `v`'s class) says so, else false.
 #[inline]
-fn eval_eq(idx: &EqIndex, v: &Value<'_>, truth: &mut [Truth]) {
-    if v.is_null() {
-        for a in &idx.atoms {
-            truth[a.node as usize] = Truth::Unknown;
-        }
-        return;
-    }
+fn eval_eq(idx: &EqIndex, unknown: &[Vec<u32>; CLASSES], v: &Value<'_>, set: &mut Setter<'_>) {
     // Not equal to any literal: false, unless some literal is of another
-    // class (not comparable: unknown) or the list had a NULL.
-    let class = value_class(v);
-    for a in &idx.atoms {
-        truth[a.node as usize] = if a.has_null || a.classes & !class != 0 {
-            Truth::Unknown
-        } else {
-            Truth::False
-        };
+    // class (not comparable: unknown) or the list had a NULL; every atom is
+    // unknown for a null value.
+    for n in &unknown[class_index(value_class(v))] {
+        set.to(*n, Truth::Unknown);
+    }
+    if v.is_null() {
+        return;
     }
     if let Some(hits) = idx.map.get(v) {
         for ai in hits {
-            truth[idx.atoms[*ai as usize].node as usize] = Truth::True;
+            set.to(idx.atoms[*ai as usize].node, Truth::True);
         }
     }
 }
 
+/// The atoms of one field's scanner for value `v`: true for the literals and
+/// regexes found in a text (or the members of an array), unknown for a
+/// value that is neither, else false.
 #[inline]
-fn eval_scanner(sc: &FieldScanner, v: &Value<'_>, truth: &mut [Truth], patset: &mut PatternSet) {
-    let fill = match v {
-        Value::Str(_) | Value::Array(_) => Truth::False,
-        _ => Truth::Unknown,
-    };
-    for n in &sc.nodes {
-        truth[*n as usize] = fill;
-    }
+fn eval_scanner(sc: &FieldScanner, v: &Value<'_>, set: &mut Setter<'_>, patset: &mut PatternSet) {
     match v {
         Value::Str(s) => {
             // Without prefilters the regex set runs on every text; with
@@ -385,7 +447,7 @@ fn eval_scanner(sc: &FieldScanner, v: &Value<'_>, truth: &mut [Truth], patset: &
                 ac.for_each_match(s.as_bytes(), |p| match sc.literal_nodes.get(p) {
                     Some(nodes) => {
                         for n in nodes {
-                            truth[*n as usize] = Truth::True;
+                            set.to(*n, Truth::True);
                         }
                     }
                     None => {
@@ -396,12 +458,12 @@ fn eval_scanner(sc: &FieldScanner, v: &Value<'_>, truth: &mut [Truth], patset: &
                 });
             }
             if !prefiltered {
-                mark_regex_matches(sc, s, truth, patset);
+                mark_regex_matches(sc, s, set, patset);
             } else {
                 for r in patset.iter() {
                     if sc.regex_each[r.as_usize()].is_match(s.as_ref()) {
                         for n in &sc.regex_nodes[r.as_usize()] {
-                            truth[*n as usize] = Truth::True;
+                            set.to(*n, Truth::True);
                         }
                     }
                 }
@@ -412,13 +474,17 @@ fn eval_scanner(sc: &FieldScanner, v: &Value<'_>, truth: &mut [Truth], patset: &
                 let Value::Str(s) = item else { continue };
                 if let Some(i) = sc.members.get(s.as_ref()) {
                     for n in &sc.literal_nodes[*i as usize] {
-                        truth[*n as usize] = Truth::True;
+                        set.to(*n, Truth::True);
                     }
                 }
-                mark_regex_matches(sc, s, truth, patset);
+                mark_regex_matches(sc, s, set, patset);
             }
         }
-        _ => {}
+        _ => {
+            for n in &sc.nodes {
+                set.to(*n, Truth::Unknown);
+            }
+        }
     }
 }
 
