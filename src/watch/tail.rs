@@ -481,6 +481,25 @@ impl Tail {
         if len == f.offset {
             return Ok(false);
         }
+        if f.gone_since.is_none() && !names_file(&self.dir.join(&f.name), key) {
+            // Renamed (or removed) and the OS watcher has not said so yet:
+            // the data read here goes out with a position that carries the
+            // file's name, so the directory is listed again first.
+            self.rescan(false);
+        }
+        self.read_new_data(key, len)
+    }
+
+    /// The rest of [`Tail::read_step`], once the file is known to be `len`
+    /// bytes long, longer than what was read, and its name to be current
+    /// (or the file to have left the directory).
+    fn read_new_data(&mut self, key: FileKey, len: u64) -> Result<bool, Stopped> {
+        let Some(f) = self.files.get_mut(&key) else {
+            return Ok(false);
+        };
+        let Some(file) = f.file.as_ref() else {
+            return Ok(false);
+        };
         let chunk_bytes = self.opts.chunk_bytes;
         let mut data =
             Vec::with_capacity(((len - f.offset) as usize).min(chunk_bytes) + f.lines.pending());
@@ -618,6 +637,12 @@ fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
 
 /// A file's identity. Off Unix there are no inodes: files are known by
 /// path, so renames are not recognized there.
+/// True when `path` names the file whose key is `key` (following symbolic
+/// links, as the directory listing does).
+fn names_file(path: &Path, key: FileKey) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| key_of(&m, path) == key)
+}
+
 fn key_of(meta: &Metadata, _path: &Path) -> FileKey {
     #[cfg(unix)]
     {
