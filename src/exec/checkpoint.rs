@@ -154,7 +154,7 @@ fn groups_of(t: &GroupTable, keys: &KeyInterner) -> Vec<GroupCheckpoint> {
     t.groups()
         .map(|g| GroupCheckpoint {
             key: keys.key(g.key).into(),
-            accs: g.accs.clone(),
+            accs: g.accs.to_vec(),
         })
         .collect()
 }

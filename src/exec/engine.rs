@@ -800,7 +800,7 @@ impl StreamRuntime {
         for st in self.states.values() {
             for table in st.panes.values().chain([&st.running]) {
                 for g in table.groups() {
-                    for a in &g.accs {
+                    for a in g.accs {
                         if let Acc::Distinct(set) = a {
                             for id in set.iter() {
                                 live[id as usize] = true;

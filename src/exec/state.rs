@@ -14,89 +14,143 @@ use crate::value::Value;
 use crate::value_map::hash_values;
 use std::collections::BTreeMap;
 
-/// One group: its key's id and its accumulators.
-#[derive(Clone, Debug)]
-pub struct Group {
+/// One group, borrowed from its table: its key's id and its accumulators.
+#[derive(Clone, Copy, Debug)]
+pub struct Group<'t> {
     /// The key, an id of the stream's [`KeyInterner`].
     pub key: KeyId,
     /// The accumulators, in the state's accumulator order. May be shorter
     /// than the state's list when accumulators were added later.
-    pub accs: Vec<Acc>,
+    pub accs: &'t [Acc],
 }
 
 /// Groups of one pane (or of a running state).
+///
+/// The groups' accumulators are kept in one array, `stride` places per
+/// group in the order groups were created, and the hash table holds only
+/// key ids and group numbers (8 bytes each): a probe reads a small, dense
+/// table, and no group costs an allocation of its own.
 #[derive(Clone, Debug, Default)]
 pub struct GroupTable {
-    table: hashbrown::HashTable<Group>,
+    /// (key, group number) by key.
+    index: hashbrown::HashTable<(KeyId, u32)>,
+    /// Per group number, its key.
+    keys: Vec<KeyId>,
+    /// Per group number, how many of its `stride` places hold accumulators.
+    lens: Vec<u32>,
+    /// The accumulators, `stride` places per group; places past a group's
+    /// length hold placeholders.
+    accs: Vec<Acc>,
+    /// Places per group.
+    stride: usize,
 }
+
+/// What fills the places of a group that hold no accumulator.
+const PLACEHOLDER: Acc = Acc::Count(0);
 
 impl GroupTable {
     /// The accumulators of the group whose key is `key`, created when absent.
     #[inline]
-    pub fn group_mut(&mut self, key: KeyId, accs: &[AccInput]) -> &mut Vec<Acc> {
-        let entry = self
-            .table
-            .entry(id_hash(key), |g| g.key == key, |g| id_hash(g.key));
-        let g = entry
-            .or_insert_with(|| Group {
-                key,
-                accs: accs.iter().map(|a| Acc::new(&a.spec)).collect(),
-            })
-            .into_mut();
-        if g.accs.len() < accs.len() {
-            let have = g.accs.len();
-            g.accs
-                .extend(accs[have..].iter().map(|a| Acc::new(&a.spec)));
+    pub fn group_mut(&mut self, key: KeyId, accs: &[AccInput]) -> &mut [Acc] {
+        let g = self.find_or_add(key, accs.len());
+        let (from, len) = (g * self.stride, self.lens[g] as usize);
+        if len < accs.len() {
+            for (place, a) in self.accs[from + len..from + accs.len()]
+                .iter_mut()
+                .zip(&accs[len..])
+            {
+                *place = Acc::new(&a.spec);
+            }
+            self.lens[g] = accs.len() as u32;
         }
-        &mut g.accs
+        &mut self.accs[from..from + accs.len()]
+    }
+
+    /// The number of the group whose key is `key`, added (empty) when
+    /// absent, with room for at least `places` accumulators.
+    #[inline]
+    fn find_or_add(&mut self, key: KeyId, places: usize) -> usize {
+        if places > self.stride {
+            self.widen(places);
+        }
+        let n = self.keys.len() as u32;
+        let (_, g) = *self
+            .index
+            .entry(id_hash(key), |(k, _)| *k == key, |(k, _)| id_hash(*k))
+            .or_insert((key, n))
+            .get();
+        if g == n {
+            self.keys.push(key);
+            self.lens.push(0);
+            self.accs
+                .extend(std::iter::repeat_n(PLACEHOLDER, self.stride));
+        }
+        g as usize
+    }
+
+    /// Lays the accumulators out again with `stride` places per group.
+    #[cold]
+    fn widen(&mut self, stride: usize) {
+        let old = std::mem::take(&mut self.accs);
+        let mut accs = Vec::with_capacity(self.keys.len() * stride);
+        let mut places = old.into_iter();
+        for _ in 0..self.keys.len() {
+            accs.extend(places.by_ref().take(self.stride));
+            accs.extend(std::iter::repeat_n(PLACEHOLDER, stride - self.stride));
+        }
+        self.accs = accs;
+        self.stride = stride;
     }
 
     /// True when the table holds the group whose key is `key`.
     #[inline]
     pub fn contains(&self, key: KeyId) -> bool {
-        self.table.find(id_hash(key), |g| g.key == key).is_some()
+        self.index.find(id_hash(key), |(k, _)| *k == key).is_some()
     }
 
     /// Merges a group (from another table of the same stream, or restored)
     /// into this one.
     pub fn merge_group(&mut self, key: KeyId, accs: &[Acc]) {
-        let entry = self
-            .table
-            .entry(id_hash(key), |g| g.key == key, |g| id_hash(g.key));
-        let g = entry
-            .or_insert_with(|| Group {
-                key,
-                accs: Vec::new(),
-            })
-            .into_mut();
+        let g = self.find_or_add(key, accs.len());
+        let (from, len) = (g * self.stride, self.lens[g] as usize);
         for (i, a) in accs.iter().enumerate() {
-            match g.accs.get_mut(i) {
-                Some(mine) => mine.merge(a),
-                None => g.accs.push(a.clone()),
+            if i < len {
+                self.accs[from + i].merge(a);
+            } else {
+                self.accs[from + i] = a.clone();
             }
         }
+        self.lens[g] = self.lens[g].max(accs.len() as u32);
     }
 
     /// Merges every group of `other` into this table.
     pub fn merge_table(&mut self, other: &GroupTable) {
         for g in other.groups() {
-            self.merge_group(g.key, &g.accs);
+            self.merge_group(g.key, g.accs);
         }
     }
 
-    /// The groups, in no particular order.
-    pub fn groups(&self) -> impl Iterator<Item = &Group> {
-        self.table.iter()
+    /// The groups, in the order they were created.
+    pub fn groups(&self) -> impl Iterator<Item = Group<'_>> {
+        let stride = self.stride;
+        self.keys
+            .iter()
+            .zip(&self.lens)
+            .enumerate()
+            .map(move |(g, (key, len))| Group {
+                key: *key,
+                accs: &self.accs[g * stride..g * stride + *len as usize],
+            })
     }
 
     /// Number of groups.
     pub fn len(&self) -> usize {
-        self.table.len()
+        self.keys.len()
     }
 
     /// True when there are no groups.
     pub fn is_empty(&self) -> bool {
-        self.table.is_empty()
+        self.keys.is_empty()
     }
 
     /// Rough bytes held (key values are held once per stream, by the

@@ -141,7 +141,7 @@ fn collect_parts<'g>(state: &'g AggState, start: i64, end: i64, parts: &mut Vec<
     let mut panes = state.panes.range(start..end).map(|(_, t)| t);
     let (Some(first), Some(_)) = (panes.next(), panes.next()) else {
         if let Some((_, only)) = state.panes.range(start..end).next() {
-            parts.extend(only.groups().map(|g| (g.key, &g.accs[..])));
+            parts.extend(only.groups().map(|g| (g.key, g.accs)));
         }
         return;
     };
@@ -176,7 +176,7 @@ fn collect_parts<'g>(state: &'g AggState, start: i64, end: i64, parts: &mut Vec<
     for (_, t) in state.panes.range(start..end) {
         for g in t.groups() {
             let slot = &mut count[*next.next().expect("one group per partial") as usize];
-            parts[*slot as usize] = (g.key, &g.accs[..]);
+            parts[*slot as usize] = (g.key, g.accs);
             *slot += 1;
         }
     }
@@ -199,11 +199,7 @@ pub fn emit_running(
     keys: &KeyInterner,
     sink: &mut dyn ResultSink,
 ) {
-    let parts: Vec<PanePart<'_>> = state
-        .running
-        .groups()
-        .map(|g| (g.key, &g.accs[..]))
-        .collect();
+    let parts: Vec<PanePart<'_>> = state.running.groups().map(|g| (g.key, g.accs)).collect();
     finish_groups(q, group_runs(&parts, keys), None, sink);
 }
 
