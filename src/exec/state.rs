@@ -462,6 +462,65 @@ mod tests {
         assert_eq!(whole.group_count(), merged.group_count());
     }
 
+    fn acc_input(func: crate::parser::ast::AggFunc, slot: Option<usize>) -> AccInput {
+        AccInput {
+            spec: crate::planner::AggSpec {
+                func,
+                arg: None,
+                distinct: false,
+            },
+            slot,
+        }
+    }
+
+    #[test]
+    fn groups_keep_their_accumulators_when_the_state_gains_one() {
+        use crate::parser::ast::AggFunc::{Count, Max, Sum};
+        let one = vec![acc_input(Count, None)];
+        let two = vec![acc_input(Count, None), acc_input(Sum, Some(0))];
+        let three = vec![
+            acc_input(Count, None),
+            acc_input(Sum, Some(0)),
+            acc_input(Max, Some(0)),
+        ];
+        let mut t = GroupTable::default();
+        for key in 0..5u32 {
+            for _ in 0..=key {
+                t.group_mut(key, &one)[0].update(None);
+            }
+        }
+        // The state gains a sum: old groups keep their counts, and get a
+        // fresh sum when next updated.
+        for (a, v) in t.group_mut(3, &two).iter_mut().zip([None, Some(7)]) {
+            a.update(v.map(Value::Int).as_ref());
+        }
+        // A group merged in with three partials widens the table again.
+        let mut other = GroupTable::default();
+        for a in other.group_mut(1, &three).iter_mut() {
+            a.update(Some(&Value::Int(9)));
+        }
+        t.merge_table(&other);
+        let finals: Vec<(u32, Vec<OwnedValue>)> = t
+            .groups()
+            .map(|g| {
+                let funcs = [Count, Sum, Max];
+                let v = g.accs.iter().zip(funcs).map(|(a, f)| a.finish(f));
+                (g.key, v.collect())
+            })
+            .collect();
+        assert_eq!(
+            finals,
+            vec![
+                (0, vec![Value::Int(1)]),
+                (1, vec![Value::Int(3), Value::Int(9), Value::Int(9)]),
+                (2, vec![Value::Int(3)]),
+                (3, vec![Value::Int(5), Value::Int(7)]),
+                (4, vec![Value::Int(5)]),
+            ]
+        );
+        assert!(t.contains(4) && !t.contains(5));
+    }
+
     #[test]
     fn group_lookup_by_interned_key() {
         let accs = vec![AccInput {
