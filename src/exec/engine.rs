@@ -13,7 +13,7 @@ use super::eval::{EvalShape, Evaluator};
 use super::intern::{same_value, Interner, KeyId, KeyInterner, ValueId, NO_ID};
 use super::json_text::ObjectTemplate;
 use super::limits::Limits;
-use super::result::{CountingSink, QueryResult, ResultSink, RowJson};
+use super::result::{CountingSink, QueryResult, ResultSink, RowArena, RowSpan};
 use super::state::{AggState, GroupTable, KeyCombos};
 use super::window::{close_windows, emit_running, AggRuntime};
 use crate::diagnostic::Diagnostic;
@@ -699,7 +699,7 @@ impl StreamRuntime {
             self.stats.accepted += 1;
             for (f, row) in rows {
                 out_count += 1;
-                sink.emit_row(&plan.filters[*f as usize].query, row);
+                sink.emit_row(&plan.filters[*f as usize].query, d.row_text.get(*row));
             }
             accepted.push((ok_index - 1, ts));
         }
@@ -1733,8 +1733,11 @@ struct Decoded<'a> {
     /// [`PlanEval::words`] each.
     roots: Vec<u64>,
     /// The output of filter queries, in input order: (index into the
-    /// plan's filters, row). Rows of one shape are built once per line.
-    rows: Vec<(u32, RowJson)>,
+    /// plan's filters, row in `row_text`). Rows of one shape are built
+    /// once per line.
+    rows: Vec<(u32, RowSpan)>,
+    /// The text of the rows.
+    row_text: RowArena,
     /// Per accepted line, the end of its rows in `rows`.
     row_ends: Vec<u32>,
     /// Per predicate node, the accepted lines for which it was an atom that
@@ -1986,6 +1989,11 @@ impl SparePool {
                 ts: emptied(d.ts),
                 roots: emptied(d.roots),
                 rows: emptied(d.rows),
+                row_text: {
+                    let mut text = d.row_text;
+                    text.clear();
+                    text
+                },
                 row_ends: emptied(d.row_ends),
                 atom_hits: emptied(d.atom_hits),
             });
@@ -2091,8 +2099,7 @@ impl DecodeCtx<'_> {
         let mut scratch = self.log.map(|(d, _)| d.scratch());
         // The filter queries a line matched, and its rows by shape.
         let mut matched: Vec<u32> = Vec::new();
-        let mut built: Vec<Option<Option<RowJson>>> = vec![None; pe.row_shapes.len()];
-        let mut row_text = Vec::new();
+        let mut built: Vec<Option<Option<RowSpan>>> = vec![None; pe.row_shapes.len()];
         let mut key_order = decode::KeyOrder::default();
         // Lines are taken in runs: all of a run decoded, then all of it
         // evaluated, so that each step's tables (the decoder's, the scan
@@ -2143,11 +2150,11 @@ impl DecodeCtx<'_> {
                     matched.sort_unstable();
                     for &f in &matched {
                         let shape = pe.filter_shape[f as usize] as usize;
-                        let row = built[shape].get_or_insert_with(|| {
-                            self.build_row(shape, line, rec, &mut scratch, &mut row_text)
+                        let row = *built[shape].get_or_insert_with(|| {
+                            self.build_row(shape, line, rec, &mut scratch, &mut out.row_text)
                         });
                         if let Some(row) = row {
-                            out.rows.push((f, row.clone()));
+                            out.rows.push((f, row));
                         }
                     }
                     built.iter_mut().for_each(|b| *b = None);
@@ -2160,34 +2167,36 @@ impl DecodeCtx<'_> {
     }
 
     /// The row of shape `shape` ([`PlanEval::row_shapes`]) of a decoded
-    /// line, or `None` when the whole record cannot be rebuilt.
+    /// line, added to `rows`, or `None` when the whole record cannot be
+    /// rebuilt.
     fn build_row(
         &self,
         shape: usize,
         line: &str,
         slots: &[Value<'_>],
         scratch: &mut Option<LogScratch>,
-        buf: &mut Vec<u8>,
-    ) -> Option<RowJson> {
+        rows: &mut RowArena,
+    ) -> Option<RowSpan> {
         match &self.eval.row_shapes[shape] {
-            Some(fields) => Some(RowJson::from_template(
-                self.eval.row_templates[shape]
-                    .as_ref()
-                    .expect("a projected shape has a template"),
-                fields.iter().map(|(_, slot)| &slots[*slot]),
-                buf,
-            )),
+            Some(fields) => Some(
+                rows.push_template(
+                    self.eval.row_templates[shape]
+                        .as_ref()
+                        .expect("a projected shape has a template"),
+                    fields.iter().map(|(_, slot)| &slots[*slot]),
+                ),
+            ),
             None => match self.format {
-                Format::Json => Some(RowJson::from_text(line.trim())),
+                Format::Json => Some(rows.push_text(line.trim())),
                 Format::Csv => {
                     let obj = decode::csv_row_object(line, self.header?).ok()?;
-                    Some(RowJson::of(&obj))
+                    Some(rows.push_object(&obj))
                 }
                 Format::Regex | Format::Syslog | Format::Ascp => {
                     let (log, years) = self.log?;
                     let scratch = scratch.get_or_insert_with(|| log.scratch());
                     let obj = log.row_object(line, years, scratch).ok()?;
-                    Some(RowJson::of(&obj))
+                    Some(rows.push_object(&obj))
                 }
             },
         }

@@ -67,17 +67,112 @@ impl RowJson {
     /// Takes text that should be a JSON object: kept as it is when it is
     /// valid JSON, else carried as a JSON string.
     pub fn from_text(text: &str) -> RowJson {
-        match serde_json::from_str::<&RawValue>(text) {
-            Ok(raw) => RowJson(Arc::from(raw.get())),
-            Err(_) => RowJson(Arc::from(
-                serde_json::to_string(text).expect("a string serializes"),
-            )),
-        }
+        RowJson(Arc::from(text_as_json(text).as_ref()))
     }
 
     /// The JSON text.
     pub fn get(&self) -> &str {
         &self.0
+    }
+
+    /// The row, borrowed.
+    pub fn as_text(&self) -> RowText<'_> {
+        RowText(&self.0)
+    }
+}
+
+/// `text` when it is valid JSON, else `text` as a JSON string.
+fn text_as_json(text: &str) -> std::borrow::Cow<'_, str> {
+    match serde_json::from_str::<&RawValue>(text) {
+        Ok(raw) => raw.get().into(),
+        Err(_) => serde_json::to_string(text)
+            .expect("a string serializes")
+            .into(),
+    }
+}
+
+/// The JSON object text of one output row, borrowed from where it was built
+/// (a [`RowArena`], or a [`RowJson`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RowText<'r>(&'r str);
+
+impl<'r> RowText<'r> {
+    /// The JSON text.
+    pub fn get(&self) -> &'r str {
+        self.0
+    }
+
+    /// The row, owned.
+    pub fn to_row_json(&self) -> RowJson {
+        RowJson(Arc::from(self.0))
+    }
+}
+
+/// Where a row lies in its [`RowArena`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowSpan {
+    start: usize,
+    end: usize,
+}
+
+/// The rows of filter queries built for one part of a batch, as one text:
+/// a row costs no allocation of its own, and they are all freed (or the
+/// text kept for the next part) at once.
+#[derive(Debug, Default)]
+pub struct RowArena {
+    text: String,
+    /// Scratch for rows built as bytes.
+    buf: Vec<u8>,
+}
+
+impl RowArena {
+    /// Adds the object of `template`'s member names with `values` (one per
+    /// member), in order (the text of [`RowJson::from_template`]).
+    pub fn push_template<'v, 'a: 'v>(
+        &mut self,
+        template: &json_text::ObjectTemplate,
+        values: impl IntoIterator<Item = &'v Value<'a>>,
+    ) -> RowSpan {
+        self.buf.clear();
+        template.write(&mut self.buf, values);
+        let start = self.text.len();
+        self.text
+            .push_str(std::str::from_utf8(&self.buf).expect("JSON text is UTF-8"));
+        RowSpan {
+            start,
+            end: self.text.len(),
+        }
+    }
+
+    /// Adds text that should be a JSON object (as [`RowJson::from_text`]).
+    pub fn push_text(&mut self, text: &str) -> RowSpan {
+        let json = text_as_json(text);
+        self.push_str(&json)
+    }
+
+    /// Adds a value that serializes as a JSON object, serialized (as
+    /// [`RowJson::of`]).
+    pub fn push_object(&mut self, object: &impl Serialize) -> RowSpan {
+        self.push_str(&serde_json::to_string(object).expect("row serializes"))
+    }
+
+    fn push_str(&mut self, json: &str) -> RowSpan {
+        let start = self.text.len();
+        self.text.push_str(json);
+        RowSpan {
+            start,
+            end: self.text.len(),
+        }
+    }
+
+    /// The row at `span`.
+    pub fn get(&self, span: RowSpan) -> RowText<'_> {
+        RowText(&self.text[span.start..span.end])
+    }
+
+    /// Drops every row, keeping the allocation.
+    pub fn clear(&mut self) {
+        self.text.clear();
     }
 }
 
@@ -168,21 +263,21 @@ impl QueryResult {
                 out.extend_from_slice(b",\"values\":");
                 json_text::push_object(out, values.iter().map(|(k, v)| (k, v)));
             }
-            ResultBody::Row(row) => push_row(out, row),
+            ResultBody::Row(row) => push_row(out, row.as_text()),
         }
         out.push(b'}');
     }
 }
 
 /// Appends the `row` member of a filter query's result.
-fn push_row(out: &mut Vec<u8>, row: &RowJson) {
+fn push_row(out: &mut Vec<u8>, row: RowText<'_>) {
     out.extend_from_slice(b",\"row\":");
     out.extend_from_slice(row.get().as_bytes());
 }
 
 /// Appends a filter query's result as one line of JSON (without newline):
 /// the same text as [`QueryResult::write_json`] of that result.
-fn write_row_json(out: &mut Vec<u8>, query: &str, row: &RowJson) {
+fn write_row_json(out: &mut Vec<u8>, query: &str, row: RowText<'_>) {
     out.extend_from_slice(b"{\"query\":");
     json_text::push_str(out, query);
     push_row(out, row);
@@ -271,10 +366,10 @@ pub trait ResultSink {
 
     /// Takes the row of a filter query by reference (by default, owned
     /// through [`ResultSink::emit`]).
-    fn emit_row(&mut self, query: &Arc<str>, row: &RowJson) {
+    fn emit_row(&mut self, query: &Arc<str>, row: RowText<'_>) {
         self.emit(QueryResult {
             query: query.clone(),
-            body: ResultBody::Row(row.clone()),
+            body: ResultBody::Row(row.to_row_json()),
         });
     }
 
@@ -311,7 +406,7 @@ impl ResultSink for CountingSink<'_> {
         self.inner.emit_aggregate(result);
     }
 
-    fn emit_row(&mut self, query: &Arc<str>, row: &RowJson) {
+    fn emit_row(&mut self, query: &Arc<str>, row: RowText<'_>) {
         self.count += 1;
         self.inner.emit_row(query, row);
     }
@@ -356,7 +451,7 @@ impl ResultSink for JsonLinesBuffer {
         self.count += 1;
     }
 
-    fn emit_row(&mut self, query: &Arc<str>, row: &RowJson) {
+    fn emit_row(&mut self, query: &Arc<str>, row: RowText<'_>) {
         write_row_json(&mut self.bytes, query, row);
         self.bytes.push(b'\n');
         self.count += 1;
@@ -433,7 +528,7 @@ impl<W: std::io::Write> ResultSink for JsonLinesSink<W> {
         self.write_line(|line| result.write_json(line));
     }
 
-    fn emit_row(&mut self, query: &Arc<str>, row: &RowJson) {
+    fn emit_row(&mut self, query: &Arc<str>, row: RowText<'_>) {
         self.write_line(|line| write_row_json(line, query, row));
     }
 
@@ -500,6 +595,34 @@ mod tests {
     }
 
     #[test]
+    fn rows_in_an_arena_read_back_as_built_alone() {
+        let template = json_text::ObjectTemplate::new(["n", "s"]);
+        let values = [Value::Int(1), Value::Str("x\"y".into())];
+        let object: Row = vec![("k".into(), Value::Str("v".into()))];
+        let alone = [
+            RowJson::from_template(&template, &values, &mut Vec::new()),
+            RowJson::from_text(r#"{"a": [1, "\n"]}"#),
+            RowJson::from_text("{oops"),
+            RowJson::of(&Obj(&object)),
+        ];
+        let mut arena = RowArena::default();
+        for round in 0..2 {
+            let spans = [
+                arena.push_template(&template, &values),
+                arena.push_text(r#"{"a": [1, "\n"]}"#),
+                arena.push_text("{oops"),
+                arena.push_object(&Obj(&object)),
+            ];
+            for (span, row) in spans.iter().zip(&alone) {
+                assert_eq!(arena.get(*span), row.as_text(), "round {round}");
+                assert_eq!(&arena.get(*span).to_row_json(), row);
+            }
+            arena.clear();
+        }
+        assert_eq!(alone[2].get(), r#""{oops""#);
+    }
+
+    #[test]
     fn borrowed_results_write_the_lines_of_owned_ones() {
         let (query, names): (Arc<str>, Vec<Arc<str>>) =
             ("q\"1".into(), vec!["country".into(), "lang".into()]);
@@ -549,7 +672,7 @@ mod tests {
             );
             for sink in [&mut direct as &mut dyn ResultSink, &mut buffer, &mut owned] {
                 sink.emit_aggregate(&r);
-                sink.emit_row(&query, &row);
+                sink.emit_row(&query, row.as_text());
             }
         }
         buffered.append(buffer);
