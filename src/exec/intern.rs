@@ -392,7 +392,7 @@ impl IdSet {
                 }
                 let n = table.len();
                 if n >= DENSE_MIN && n.is_power_of_two() {
-                    self.densify_if_smaller();
+                    self.densify_if_compact();
                 }
                 true
             }
@@ -417,16 +417,18 @@ impl IdSet {
     }
 
     /// Turns a hash set into a bitmap when the bitmap (one bit per id up to
-    /// the largest) takes at most half the bytes the ids take in the table.
+    /// the largest) takes at most twice the bytes the ids take in the table:
+    /// setting a bit costs one word, where an insert probes the table (the
+    /// same bound turns a bitmap back into a table, see [`IdSet::insert`]).
     #[cold]
-    fn densify_if_smaller(&mut self) {
+    fn densify_if_compact(&mut self) {
         let SetRepr::Large(table) = &self.repr else {
             return;
         };
         let max = table.iter().copied().max().unwrap_or(0) as usize;
         let words = max / 64 + 1;
         // The table holds at least 5 bytes (id and control byte) per id.
-        if words * 8 * 2 > table.len() * 5 {
+        if words * 8 > table.len() * 5 * 2 {
             return;
         }
         let mut bits = vec![0u64; words];
@@ -700,6 +702,25 @@ mod tests {
             let back: IdSet = serde_json::from_str(&json).unwrap();
             proptest::prop_assert_eq!(back.iter().collect::<BTreeSet<_>>(), merged.iter().collect());
         }
+    }
+
+    #[test]
+    fn a_bitmap_up_to_twice_the_table_replaces_it() {
+        // 128 ids 60 apart: a bitmap of 120 words (960 bytes) against a
+        // table of at least 640 bytes.
+        let mut set = IdSet::new();
+        for id in (0..128).map(|i| i * 60) {
+            set.insert(id);
+        }
+        assert!(matches!(set.repr, SetRepr::Dense { .. }));
+        assert_eq!(set.len(), 128);
+        assert!(set.contains(7620) && !set.contains(7621));
+        // 128 ids 200 apart would need 3,200 bytes of bitmap: a table.
+        let mut sparse = IdSet::new();
+        for id in (0..128).map(|i| i * 200) {
+            sparse.insert(id);
+        }
+        assert!(matches!(sparse.repr, SetRepr::Large(_)));
     }
 
     #[test]
