@@ -108,6 +108,16 @@ impl<'r> RowText<'r> {
     }
 }
 
+/// Appends `json` to a [`RowArena`]'s text; where it lies there.
+fn append(text: &mut String, json: &str) -> RowSpan {
+    let start = text.len();
+    text.push_str(json);
+    RowSpan {
+        start,
+        end: text.len(),
+    }
+}
+
 /// Where a row lies in its [`RowArena`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RowSpan {
@@ -135,34 +145,20 @@ impl RowArena {
     ) -> RowSpan {
         self.buf.clear();
         template.write(&mut self.buf, values);
-        let start = self.text.len();
-        self.text
-            .push_str(std::str::from_utf8(&self.buf).expect("JSON text is UTF-8"));
-        RowSpan {
-            start,
-            end: self.text.len(),
-        }
+        let json = std::str::from_utf8(&self.buf).expect("JSON text is UTF-8");
+        append(&mut self.text, json)
     }
 
     /// Adds text that should be a JSON object (as [`RowJson::from_text`]).
     pub fn push_text(&mut self, text: &str) -> RowSpan {
-        let json = text_as_json(text);
-        self.push_str(&json)
+        append(&mut self.text, &text_as_json(text))
     }
 
     /// Adds a value that serializes as a JSON object, serialized (as
     /// [`RowJson::of`]).
     pub fn push_object(&mut self, object: &impl Serialize) -> RowSpan {
-        self.push_str(&serde_json::to_string(object).expect("row serializes"))
-    }
-
-    fn push_str(&mut self, json: &str) -> RowSpan {
-        let start = self.text.len();
-        self.text.push_str(json);
-        RowSpan {
-            start,
-            end: self.text.len(),
-        }
+        let json = serde_json::to_string(object).expect("row serializes");
+        append(&mut self.text, &json)
     }
 
     /// The row at `span`.

@@ -635,14 +635,14 @@ fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
     }
 }
 
-/// A file's identity. Off Unix there are no inodes: files are known by
-/// path, so renames are not recognized there.
 /// True when `path` names the file whose key is `key` (following symbolic
 /// links, as the directory listing does).
 fn names_file(path: &Path, key: FileKey) -> bool {
     std::fs::metadata(path).is_ok_and(|m| key_of(&m, path) == key)
 }
 
+/// A file's identity. Off Unix there are no inodes: files are known by
+/// path, so renames are not recognized there.
 fn key_of(meta: &Metadata, _path: &Path) -> FileKey {
     #[cfg(unix)]
     {
