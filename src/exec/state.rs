@@ -154,10 +154,11 @@ impl GroupTable {
     }
 
     /// Rough bytes held (key values are held once per stream, by the
-    /// [`KeyInterner`], and not counted here).
+    /// [`KeyInterner`], and not counted here): per group its index entry,
+    /// key and length (16 bytes) and its accumulators.
     pub fn approx_bytes(&self) -> usize {
         self.groups()
-            .map(|g| 48 + g.accs.iter().map(Acc::approx_bytes).sum::<usize>())
+            .map(|g| 16 + g.accs.iter().map(Acc::approx_bytes).sum::<usize>())
             .sum()
     }
 }

@@ -85,7 +85,8 @@ pub struct EqIndex {
 pub struct FieldScanner {
     /// The field's slot.
     pub slot: usize,
-    /// Every atom node of this scanner (set to false or unknown first).
+    /// Every atom node of this scanner (all unknown for a value that is
+    /// neither text nor an array).
     pub nodes: Vec<NodeId>,
     /// Distinct `CONTAINS` literals, in pattern-id order.
     pub literals: Vec<String>,
