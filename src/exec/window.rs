@@ -8,9 +8,9 @@
 //! merge of the panes inside it.
 
 use super::aggregate::Acc;
-use super::intern::{id_hash, KeyId, KeyInterner};
+use super::intern::{KeyId, KeyInterner};
 use super::result::{AggregateRef, ResultSink};
-use super::state::AggState;
+use super::state::{AggState, GroupIndex};
 use crate::planner::query::{cmp_holds, AggQuery, OutOperand, OutPred, OutRef, Window};
 use crate::planner::{QuerySpec, StateId, Truth};
 use crate::value::OwnedValue;
@@ -146,22 +146,18 @@ fn collect_parts<'g>(state: &'g AggState, start: i64, end: i64, parts: &mut Vec<
         return;
     };
     // Each partial's group (numbered as first met), and partials per group.
-    let mut group_of: hashbrown::HashTable<(KeyId, u32)> =
-        hashbrown::HashTable::with_capacity(first.len());
+    let mut group_of = GroupIndex::with_capacity(first.len());
     let mut groups: Vec<u32> = Vec::new();
     let mut count: Vec<u32> = Vec::new();
     for (_, t) in state.panes.range(start..end) {
         for g in t.groups() {
             let n = count.len() as u32;
-            let e = group_of
-                .entry(id_hash(g.key), |(k, _)| *k == g.key, |(k, _)| id_hash(*k))
-                .or_insert((g.key, n))
-                .into_mut();
-            if e.1 == n {
+            let e = group_of.find_or_insert(g.key, n);
+            if e == n {
                 count.push(0);
             }
-            count[e.1 as usize] += 1;
-            groups.push(e.1);
+            count[e as usize] += 1;
+            groups.push(e);
         }
     }
     // Where each group's partials start, then each partial in its place.
