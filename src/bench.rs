@@ -6,7 +6,9 @@
 //! overlapping queries. Shared runs use the full data set; the unshared
 //! baseline, which reads the data once per query, uses a smaller data set,
 //! and the shared run is repeated on that same small set so the ratio
-//! compares like with like. Every figure is the median of `--repeat` runs.
+//! compares like with like. Before each run the data files are read once,
+//! so that it starts with them in the page cache. Every figure is the
+//! median of `--repeat` runs.
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -90,13 +92,32 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-/// Runs `shoal run --stats` on a statement file and parses its stats line.
-pub fn measure(sql: &Path, unshared: bool, repeat: usize) -> Result<Measurement> {
+/// Reads every file of `dir` (not recursing), so that the run after it
+/// finds them in the page cache: the targets are for a warm cache, and
+/// some machines (this project's VMs among them) reclaim idle cached pages
+/// within seconds, which left part of the data to be read from disk during
+/// a measured run.
+pub fn warm_page_cache(dir: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        if path.is_file() {
+            let mut file = std::fs::File::open(&path)?;
+            std::io::copy(&mut file, &mut std::io::sink())?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs `shoal run --stats` on a statement file and parses its stats line,
+/// with the page cache warmed with `data` (a directory of input files)
+/// before each run.
+pub fn measure(sql: &Path, data: &Path, unshared: bool, repeat: usize) -> Result<Measurement> {
     let exe = std::env::current_exe()?;
     let mut rates = Vec::new();
     let mut mems = Vec::new();
     let mut results = 0;
     for _ in 0..repeat.max(1) {
+        warm_page_cache(data)?;
         let mut cmd = Command::new(&exe);
         cmd.arg("run")
             .arg(sql)
@@ -151,12 +172,12 @@ pub fn run_bench(args: &BenchArgs) -> Result<()> {
     let mut base_rate = None;
     for &n in &args.counts {
         let q = query_file(&args.dir, &big, n, args.seed)?;
-        let shared = measure(&q, false, args.repeat)?;
+        let shared = measure(&q, &big, false, args.repeat)?;
         base_rate.get_or_insert(shared.records_per_sec);
         let (small_rate, unshared_rate, unshared_mb) = if n <= args.unshared_max {
             let qs = query_file(&args.dir, &small, n, args.seed)?;
-            let s = measure(&qs, false, args.repeat)?;
-            let u = measure(&qs, true, args.repeat)?;
+            let s = measure(&qs, &small, false, args.repeat)?;
+            let u = measure(&qs, &small, true, args.repeat)?;
             (
                 Some(s.records_per_sec),
                 Some(u.records_per_sec),
