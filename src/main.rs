@@ -9,7 +9,7 @@ use shoal::gen::{
 };
 use shoal::run::{peak_rss_bytes, run, RunOptions, SqlFile};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// mimalloc: the engine allocates many small group keys and set entries, and
 /// glibc's allocator showed up at ~14% of profiles with 1,000 queries.
@@ -31,7 +31,8 @@ enum Command {
         /// Statement files (CREATE STREAM, CREATE QUERY, …), executed in order.
         /// Without any, runs the built-in demo: generated tweets and the example queries.
         files: Vec<PathBuf>,
-        /// Write results here instead of standard output.
+        /// Write results here instead of standard output (`-` is standard
+        /// output too).
         #[arg(long)]
         out: Option<PathBuf>,
         /// Run each query as its own pass over the data (the baseline without sharing).
@@ -234,13 +235,14 @@ fn main() -> Result<()> {
                     .collect::<Result<Vec<_>, _>>()?
             };
             let (explain, stats) = (explain || demo, stats || demo);
-            let writer: Box<dyn Write + Send> = match &out {
-                Some(p) => Box::new(
-                    std::fs::File::create(p)
-                        .with_context(|| format!("creating {}", p.display()))?,
-                ),
-                None => Box::new(std::io::stdout()),
-            };
+            let writer: Box<dyn Write + Send> =
+                match out.as_deref().filter(|p| *p != Path::new("-")) {
+                    Some(p) => Box::new(
+                        std::fs::File::create(p)
+                            .with_context(|| format!("creating {}", p.display()))?,
+                    ),
+                    None => Box::new(std::io::stdout()),
+                };
             let mut sink = JsonLinesSink::new(std::io::BufWriter::with_capacity(1 << 16, writer));
             let opts = RunOptions {
                 unshared,

@@ -299,3 +299,33 @@ fn generated_tweets_shared_unshared_and_independent() {
         "a rejected line changed results"
     );
 }
+
+#[test]
+fn out_dash_writes_results_to_standard_output() {
+    let tmp = TempDir::new("dash");
+    let data = tmp.0.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        data.join("a.jsonl"),
+        "{\"ts\":1000,\"id\":1,\"user\":\"u\",\"lang\":\"en\",\"text\":\"vote for me\",\"hashtags\":[],\"retweets\":2}\n",
+    )
+    .unwrap();
+    let q = tmp.0.join("q.sql");
+    std::fs::write(&q, sql(&data)).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_shoal"))
+        .args(["run", q.to_str().unwrap(), "--out", "-"])
+        .current_dir(&tmp.0)
+        .output()
+        .expect("shoal runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains(r#"{"query":"vote_for","row":{"id":1,"user":"u"}}"#),
+        "{stdout}"
+    );
+    assert!(!tmp.0.join("-").exists(), "`--out -` made a file named -");
+}
