@@ -46,11 +46,11 @@ impl<T> Default for IdTable<T> {
 }
 
 /// Longest text kept in a table entry.
-pub const SHORT_TEXT: usize = 11;
+const SHORT_TEXT: usize = 11;
 
 /// A string of at most [`SHORT_TEXT`] bytes, as kept in a table entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ShortText {
+struct ShortText {
     len: u8,
     bytes: [u8; SHORT_TEXT],
 }
@@ -60,7 +60,7 @@ impl ShortText {
     /// [`SHORT_TEXT`] bytes. A string equals only a string with the same
     /// bytes (grouping equality), so equal short texts are equal values.
     #[inline]
-    pub fn of(v: &Value<'_>) -> Option<ShortText> {
+    fn of(v: &Value<'_>) -> Option<ShortText> {
         match v {
             Value::Str(s) if s.len() <= SHORT_TEXT => {
                 let mut bytes = [0; SHORT_TEXT];
