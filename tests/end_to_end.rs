@@ -27,8 +27,14 @@ impl Drop for TempDir {
 }
 
 fn shoal(args: &[&str]) -> (String, String) {
+    shoal_in(Path::new("."), args)
+}
+
+/// Runs `shoal` in `dir` and returns its standard output and error.
+fn shoal_in(dir: &Path, args: &[&str]) -> (String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_shoal"))
         .args(args)
+        .current_dir(dir)
         .output()
         .expect("shoal runs");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -312,17 +318,7 @@ fn out_dash_writes_results_to_standard_output() {
     .unwrap();
     let q = tmp.0.join("q.sql");
     std::fs::write(&q, sql(&data)).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_shoal"))
-        .args(["run", q.to_str().unwrap(), "--out", "-"])
-        .current_dir(&tmp.0)
-        .output()
-        .expect("shoal runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    let (stdout, _) = shoal_in(&tmp.0, &["run", q.to_str().unwrap(), "--out", "-"]);
     assert!(
         stdout.contains(r#"{"query":"vote_for","row":{"id":1,"user":"u"}}"#),
         "{stdout}"

@@ -322,12 +322,12 @@ impl KeyInterner {
     {
         // Keys of different lengths can hash alike (a trailing `NULL` may
         // add nothing to the hash), and keys of every key list share ids.
-        let mut values = key();
-        let short = match (values.next(), values.next()) {
-            (Some(only), None) => ShortText::of(only),
-            _ => None,
-        };
-        let len = key().count();
+        let (mut len, mut first) = (0, None);
+        for v in key() {
+            first = first.or(Some(v));
+            len += 1;
+        }
+        let short = first.filter(|_| len == 1).and_then(ShortText::of);
         self.ids.intern(
             hash,
             short,
