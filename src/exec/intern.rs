@@ -73,35 +73,21 @@ impl ShortText {
             _ => None,
         }
     }
+
+    /// The text of an entry whose thing is not one short string (no string
+    /// has this length).
+    const NONE: ShortText = ShortText {
+        len: u8::MAX,
+        bytes: [0; SHORT_TEXT],
+    };
 }
 
-/// Marks an entry without short text.
-const NOT_SHORT: u8 = u8::MAX;
-
-/// A table entry: an id and, when its thing is one short string, the text.
+/// A table entry: an id and, when its thing is one short string, the text
+/// ([`ShortText::NONE`] otherwise).
 #[derive(Clone, Copy, Debug)]
 struct IdEntry {
     id: u32,
-    /// The text's length, or [`NOT_SHORT`].
-    len: u8,
-    bytes: [u8; SHORT_TEXT],
-}
-
-impl IdEntry {
-    fn new(id: u32, short: Option<ShortText>) -> IdEntry {
-        match short {
-            Some(t) => IdEntry {
-                id,
-                len: t.len,
-                bytes: t.bytes,
-            },
-            None => IdEntry {
-                id,
-                len: NOT_SHORT,
-                bytes: [0; SHORT_TEXT],
-            },
-        }
-    }
+    text: ShortText,
 }
 
 impl<T> IdTable<T> {
@@ -121,13 +107,13 @@ impl<T> IdTable<T> {
             // Equal short texts are equal things: the entry answers.
             Some(t) => self.table.entry(
                 hash,
-                |e| e.len == t.len && e.bytes == t.bytes,
+                |e| e.text == t,
                 |e| slots[e.id as usize].as_ref().map_or(0, |(h, _)| *h),
             ),
             None => self.table.entry(
                 hash,
                 |e| {
-                    e.len == NOT_SHORT
+                    e.text == ShortText::NONE
                         && matches!(&slots[e.id as usize], Some((h, t)) if *h == hash && same(t))
                 },
                 |e| slots[e.id as usize].as_ref().map_or(0, |(h, _)| *h),
@@ -147,7 +133,10 @@ impl<T> IdTable<T> {
                         u32::try_from(slots.len() - 1).expect("fewer than 2^32 ids")
                     }
                 };
-                slot.insert(IdEntry::new(id, short));
+                slot.insert(IdEntry {
+                    id,
+                    text: short.unwrap_or(ShortText::NONE),
+                });
                 id
             }
         }
@@ -278,7 +267,11 @@ impl Interner {
             let short = ShortText::of(&value);
             ids.slots[slot] = Some((h, value));
             let slots = &ids.slots;
-            ids.table.insert_unique(h, IdEntry::new(id, short), |x| {
+            let entry = IdEntry {
+                id,
+                text: short.unwrap_or(ShortText::NONE),
+            };
+            ids.table.insert_unique(h, entry, |x| {
                 slots[x.id as usize].as_ref().map_or(0, |(h, _)| *h)
             });
         }

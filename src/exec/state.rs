@@ -198,18 +198,8 @@ impl GroupIndex {
         if self.slots.is_empty() {
             return None;
         }
-        let mask = self.slots.len() - 1;
-        let mut i = self.home(key);
-        loop {
-            let slot = self.slots[i];
-            if slot == EMPTY_SLOT {
-                return None;
-            }
-            if (slot >> 32) as KeyId == key {
-                return Some(slot as u32);
-            }
-            i = (i + 1) & mask;
-        }
+        let slot = self.slots[self.slot_of(key)];
+        (slot != EMPTY_SLOT).then_some(slot as u32)
     }
 
     /// The group number of `key`; `group` is given to it when it has none.
@@ -218,17 +208,25 @@ impl GroupIndex {
         if 4 * (self.len + 1) > 3 * self.slots.len() {
             self.grow();
         }
+        let i = self.slot_of(key);
+        if self.slots[i] == EMPTY_SLOT {
+            self.slots[i] = (key as u64) << 32 | group as u64;
+            self.len += 1;
+            return group;
+        }
+        self.slots[i] as u32
+    }
+
+    /// The slot that holds `key`, or the empty one where it would go (the
+    /// slots must not be empty).
+    #[inline]
+    fn slot_of(&self, key: KeyId) -> usize {
         let mask = self.slots.len() - 1;
         let mut i = self.home(key);
         loop {
             let slot = self.slots[i];
-            if slot == EMPTY_SLOT {
-                self.slots[i] = (key as u64) << 32 | group as u64;
-                self.len += 1;
-                return group;
-            }
-            if (slot >> 32) as KeyId == key {
-                return slot as u32;
+            if slot == EMPTY_SLOT || (slot >> 32) as KeyId == key {
+                return i;
             }
             i = (i + 1) & mask;
         }
