@@ -9,7 +9,7 @@
 
 use super::aggregate::{Acc, AccArg};
 use super::decode::{self, CsvHeader, FieldSet, LogDecoder, LogScratch, YearContext};
-use super::eval::{EvalShape, Evaluator};
+use super::eval::{EvalShape, Evaluator, RUN};
 use super::intern::{same_value, Interner, KeyId, KeyInterner, ValueId, NO_ID};
 use super::json_text::ObjectTemplate;
 use super::limits::Limits;
@@ -20,10 +20,10 @@ use crate::diagnostic::Diagnostic;
 use crate::parser::ast::DataType;
 use crate::parser::{self, ast::Span, Ident, Statement};
 use crate::planner::catalog::{Format, StreamDef};
+use crate::planner::explain;
 use crate::planner::graph::ScannerCache;
 use crate::planner::plan::{assign_state, build_plan, RowFields, StateDesc, StateId, StreamPlan};
 use crate::planner::query::{resolve, QueryKind, QuerySpec};
-use crate::planner::{explain, Truth};
 use crate::value::Value;
 use crate::value_map::hash_value;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -158,21 +158,6 @@ impl PhaseTimes {
     }
 }
 
-/// How often the atoms of a stream's current plan were not false, over the
-/// first records it evaluated. Once [`TUNE_AFTER_RECORDS`] were seen, the
-/// plan's evaluation shape is rebuilt to guard each AND on its rarest
-/// child as observed ([`EvalShape::new`]); results do not change.
-#[derive(Clone, Debug, Default)]
-struct AtomHits {
-    hits: Vec<u64>,
-    records: u64,
-    tuned: bool,
-}
-
-/// Records a plan evaluates before its guards are chosen from observed
-/// atom rates.
-const TUNE_AFTER_RECORDS: u64 = 16_384;
-
 /// Where a batch's lines come from, and what is remembered between batches
 /// of that source (line number, CSV header).
 #[derive(Clone, Debug, Default)]
@@ -209,7 +194,6 @@ pub struct StreamRuntime {
     plan: Arc<StreamPlan>,
     /// Evaluation facts of `plan`, rebuilt with it.
     plan_eval: Arc<PlanEval>,
-    atom_hits: AtomHits,
     plan_version: u64,
     field_set: Arc<FieldSet>,
     pub(super) states: HashMap<StateId, AggState>,
@@ -265,8 +249,7 @@ impl StreamRuntime {
             queries: BTreeMap::new(),
             state_descs: BTreeMap::new(),
             next_state: 0,
-            plan_eval: Arc::new(PlanEval::new(&plan, None)),
-            atom_hits: AtomHits::default(),
+            plan_eval: Arc::new(PlanEval::new(&plan)),
             plan: Arc::new(plan),
             plan_version: 0,
             states: HashMap::new(),
@@ -297,8 +280,7 @@ impl StreamRuntime {
         let field_set = Arc::new(FieldSet::new(plan.fields.clone()));
         self.log = log_decoder(&self.def, &plan, &field_set)?;
         self.field_set = field_set;
-        self.plan_eval = Arc::new(PlanEval::new(&plan, None));
-        self.atom_hits = AtomHits::default();
+        self.plan_eval = Arc::new(PlanEval::new(&plan));
         self.plan = Arc::new(plan);
         self.plan_version += 1;
         Ok(())
@@ -532,7 +514,7 @@ impl StreamRuntime {
     }
 
     /// Phases 2a and 2b and the closing of windows, for a decoded batch:
-    /// tuning, apply, aggregation, windows closed by the new watermark.
+    /// apply, aggregation, windows closed by the new watermark.
     fn finish<'a>(
         &mut self,
         origin: &mut Origin,
@@ -546,30 +528,11 @@ impl StreamRuntime {
         // Group keys and `count(DISTINCT)` arguments are interned beside
         // phase 2a (on another thread when the batch is large), in input
         // order, for every decoded record.
-        if !self.atom_hits.tuned {
-            let h = &mut self.atom_hits;
-            for d in &decoded {
-                h.hits.resize(d.atom_hits.len(), 0);
-                for (total, n) in h.hits.iter_mut().zip(&d.atom_hits) {
-                    *total += u64::from(*n);
-                }
-                h.records += d.ts.len() as u64;
-            }
-            if h.records >= TUNE_AFTER_RECORDS {
-                let rates: Vec<f64> = h
-                    .hits
-                    .iter()
-                    .map(|n| *n as f64 / h.records as f64)
-                    .collect();
-                h.tuned = true;
-                self.plan_eval = Arc::new(PlanEval::new(&plan, Some(&rates)));
-            }
-        }
         let decoded_at = std::time::Instant::now();
         self.phase_times.decode += decode_time;
         let mut key_interner = std::mem::take(&mut self.keys);
         let mut phase_2a = |rt: &mut StreamRuntime| {
-            let accepted: Vec<Vec<(usize, i64)>> = decoded
+            let accepted: Vec<Accepted> = decoded
                 .iter()
                 .map(|d| rt.apply(&plan, d, origin, sink))
                 .collect();
@@ -599,7 +562,7 @@ impl StreamRuntime {
         self.keys = key_interner;
         let applied_at = std::time::Instant::now();
         self.phase_times.apply += applied_at - decoded_at;
-        let total: usize = accepted.iter().map(Vec::len).sum();
+        let total: usize = accepted.iter().map(|a| a.count).sum();
         // Phase 2b: aggregation. States are independent, so they are split
         // over threads; each walks the accepted records in input order.
         let mut by_state: HashMap<StateId, &mut AggState> =
@@ -655,15 +618,18 @@ impl StreamRuntime {
 
     /// Phase 2a, in input order: counters, rejects, lateness and the
     /// output of filter queries (whose rows phase 1 built). Returns the
-    /// accepted records (index among the decoded ones, event time).
+    /// accepted records.
     fn apply(
         &mut self,
         plan: &StreamPlan,
         d: &Decoded<'_>,
         origin: &mut Origin,
         sink: &mut dyn ResultSink,
-    ) -> Vec<(usize, i64)> {
-        let mut accepted = Vec::new();
+    ) -> Accepted {
+        let mut accepted = Accepted {
+            mask: vec![0; d.ts.len().div_ceil(RUN)],
+            count: 0,
+        };
         let delay = self.def.watermark_ms;
         let mut ok_index = 0usize;
         let mut out_count = 0u64;
@@ -701,7 +667,9 @@ impl StreamRuntime {
                 out_count += 1;
                 sink.emit_row(&plan.filters[*f as usize].query, d.row_text.get(*row));
             }
-            accepted.push((ok_index - 1, ts));
+            let ok = ok_index - 1;
+            accepted.mask[ok / RUN] |= 1 << (ok % RUN);
+            accepted.count += 1;
         }
         self.stats.results_out += out_count;
         accepted
@@ -1276,6 +1244,15 @@ const PARALLEL_MIN_QUERIES: usize = 64;
 /// Accepted records in a batch from which aggregation is split over threads.
 const PARALLEL_MIN_RECORDS: usize = 2048;
 
+/// The accepted records of one decoded part (phase 2a): not rejected, not
+/// late.
+struct Accepted {
+    /// Per run of [`RUN`] decoded records, a bit per accepted one.
+    mask: Vec<u64>,
+    /// How many there are.
+    count: usize,
+}
+
 /// Assigns each state of the plan (by plan index) to one of [`WORKERS`]
 /// aggregation threads so that they get about equal work: a state's work in
 /// this batch is estimated from the records whose root bits select it,
@@ -1285,18 +1262,18 @@ fn balance_states(
     plan: &StreamPlan,
     pe: &PlanEval,
     decoded: &[Decoded<'_>],
-    accepted: &[Vec<(usize, i64)>],
+    accepted: &[Accepted],
 ) -> Vec<(usize, usize)> {
-    let words = pe.words;
-    let mut root_hits = vec![0u64; words * 64];
+    let n_roots = pe.root_nodes.len();
+    let mut root_hits = vec![0u64; n_roots];
     for (d, acc) in decoded.iter().zip(accepted) {
-        for &(ok, _) in acc {
-            for (w, bits) in d.roots[ok * words..(ok + 1) * words].iter().enumerate() {
-                let mut bits = *bits;
-                while bits != 0 {
-                    root_hits[w * 64 + bits.trailing_zeros() as usize] += 1;
-                    bits &= bits - 1;
-                }
+        for (run, a) in acc.mask.iter().enumerate() {
+            if *a == 0 {
+                continue;
+            }
+            let masks = &d.roots[run * n_roots..(run + 1) * n_roots];
+            for (hits, m) in root_hits.iter_mut().zip(masks) {
+                *hits += u64::from((m & a).count_ones());
             }
         }
     }
@@ -1333,61 +1310,27 @@ fn balance_states(
 /// Phase 2b: updates the given states (plan index, state) with the accepted
 /// records of every part, in input order.
 ///
-/// The loop is state-major: the records each root passed are listed first,
-/// then each state takes its records in input order. A state's current
-/// tables stay in cache while it is updated, where a record-major loop
-/// would touch every matched state's tables for every record.
+/// The loop is state-major: each state takes the records that passed its
+/// filter, read from its root's column of masks, in input order. A state's
+/// current tables stay in cache while it is updated, where a record-major
+/// loop would touch every matched state's tables for every record.
 #[allow(clippy::too_many_arguments)]
 fn update_states(
     plan: &StreamPlan,
     pe: &PlanEval,
     decoded: &[Decoded<'_>],
-    accepted: &[Vec<(usize, i64)>],
+    accepted: &[Accepted],
     keys: &[PartKeys],
     values: &[PartValues],
     mut states: Vec<(usize, &mut AggState)>,
     max_groups: usize,
 ) -> u64 {
-    if states.is_empty() {
-        return 0;
-    }
     let width = plan.fields.len();
-    let words = pe.words;
-    let parts = decoded.len();
-    // The roots of these states, numbered, and a mask of them.
-    let mut root_pos = vec![u32::MAX; words * 64];
-    let mut mask = vec![0u64; words];
-    let mut n_roots = 0u32;
-    for (i, _) in &states {
-        let root = pe.state_roots[*i];
-        if root_pos[root] == u32::MAX {
-            root_pos[root] = n_roots;
-            n_roots += 1;
-            mask[root / 64] |= 1 << (root % 64);
-        }
-    }
-    // For each root and part, the accepted records (indexes among the
-    // part's decoded records) that passed it, in input order.
-    let mut postings: Vec<Vec<u32>> = vec![Vec::new(); n_roots as usize * parts];
-    for (part, (d, acc)) in decoded.iter().zip(accepted).enumerate() {
-        for &(ok, _) in acc {
-            let roots = &d.roots[ok * words..(ok + 1) * words];
-            for (w, (bits, m)) in roots.iter().zip(&mask).enumerate() {
-                let mut bits = bits & m;
-                while bits != 0 {
-                    let b = bits.trailing_zeros() as usize;
-                    bits &= bits - 1;
-                    postings[root_pos[w * 64 + b] as usize * parts + part].push(ok as u32);
-                }
-            }
-        }
-    }
+    let n_roots = pe.root_nodes.len();
     let mut updates = 0u64;
     for (i, state) in states.iter_mut() {
         let st = &plan.states[*i];
-        let lists = &postings[root_pos[pe.state_roots[*i]] as usize * parts..][..parts];
-        let n: u64 = lists.iter().map(|l| l.len() as u64).sum();
-        updates += n;
+        let root = pe.state_roots[*i];
         // New groups the state may still create (counting costs a look at
         // every pane, skipped when there is no limit).
         let mut room = match max_groups {
@@ -1400,11 +1343,9 @@ fn update_states(
             matched,
             dropped,
         } = &mut **state;
-        *matched += n;
         // The pane of the previous record, which is usually the next one's.
         let mut current: Option<(i64, &mut GroupTable)> = None;
-        for (part, list) in lists.iter().enumerate() {
-            let d = &decoded[part];
+        for (part, d) in decoded.iter().enumerate() {
             let (part_keys, part_values) = (&keys[part], &values[part]);
             let key_starts = &part_keys.starts[st.key_list];
             let key_ids = &part_keys.ids[st.key_list];
@@ -1420,49 +1361,57 @@ fn update_states(
                     Some(s) => AccColumn::Arg(&part_keys.args[pe.arg_index[s] as usize], s),
                 })
                 .collect();
-            for &ok in list {
-                let ok = ok as usize;
-                let table: &mut GroupTable = match st.pane_ms {
-                    None => &mut *running,
-                    Some(p) => {
-                        let ts = d.ts[ok];
-                        // Within the current pane no division is needed
-                        // (`ts - start`, taken unsigned, is below `p`).
-                        if current
-                            .as_ref()
-                            .is_none_or(|(s, _)| ts.wrapping_sub(*s) as u64 >= p as u64)
-                        {
-                            let start = ts.div_euclid(p) * p;
-                            current = Some((start, panes.entry(start).or_default()));
-                        }
-                        &mut *current.as_mut().expect("pane set").1
-                    }
-                };
-                let rec_keys = &key_ids[key_starts[ok] as usize..key_starts[ok + 1] as usize];
-                for &key in rec_keys {
-                    // A full state updates only the groups it holds.
-                    if room == 0 && !table.contains(key) {
-                        *dropped += 1;
-                        continue;
-                    }
-                    let held = table.len();
-                    let accs = table.group_mut(key, &st.accs);
-                    for (a, input) in accs.iter_mut().zip(&inputs) {
-                        match *input {
-                            AccColumn::Star => a.update(None),
-                            AccColumn::Distinct(ids) => {
-                                if ids[ok] != NO_ID {
-                                    a.insert_distinct(ids[ok]);
-                                }
+            // The records that passed the state's filter: its root's column
+            // of masks, run by run, in input order.
+            for (run, acc) in accepted[part].mask.iter().enumerate() {
+                let mut bits = d.roots[run * n_roots + root] & acc;
+                while bits != 0 {
+                    let ok = run * RUN + bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    *matched += 1;
+                    updates += 1;
+                    let table: &mut GroupTable = match st.pane_ms {
+                        None => &mut *running,
+                        Some(p) => {
+                            let ts = d.ts[ok];
+                            // Within the current pane no division is needed
+                            // (`ts - start`, taken unsigned, is below `p`).
+                            if current
+                                .as_ref()
+                                .is_none_or(|(s, _)| ts.wrapping_sub(*s) as u64 >= p as u64)
+                            {
+                                let start = ts.div_euclid(p) * p;
+                                current = Some((start, panes.entry(start).or_default()));
                             }
-                            AccColumn::Arg(args, s) => match args[ok] {
-                                AccArg::Other => a.update(Some(&d.slots[ok * width + s])),
-                                arg => a.update_arg(arg),
-                            },
+                            &mut *current.as_mut().expect("pane set").1
                         }
-                    }
-                    if room != usize::MAX && table.len() > held {
-                        room -= 1;
+                    };
+                    let rec_keys = &key_ids[key_starts[ok] as usize..key_starts[ok + 1] as usize];
+                    for &key in rec_keys {
+                        // A full state updates only the groups it holds.
+                        if room == 0 && !table.contains(key) {
+                            *dropped += 1;
+                            continue;
+                        }
+                        let held = table.len();
+                        let accs = table.group_mut(key, &st.accs);
+                        for (a, input) in accs.iter_mut().zip(&inputs) {
+                            match *input {
+                                AccColumn::Star => a.update(None),
+                                AccColumn::Distinct(ids) => {
+                                    if ids[ok] != NO_ID {
+                                        a.insert_distinct(ids[ok]);
+                                    }
+                                }
+                                AccColumn::Arg(args, s) => match args[ok] {
+                                    AccArg::Other => a.update(Some(&d.slots[ok * width + s])),
+                                    arg => a.update_arg(arg),
+                                },
+                            }
+                        }
+                        if room != usize::MAX && table.len() > held {
+                            room -= 1;
+                        }
                     }
                 }
             }
@@ -1483,9 +1432,6 @@ enum AccColumn<'c> {
     /// read for [`AccArg::Other`].
     Arg(&'c [AccArg], usize),
 }
-
-/// Lines that phase 1 decodes before it evaluates them ([`DecodeCtx::decode`]).
-const EVAL_RUN: usize = 64;
 
 /// Threads that decode and evaluate a large batch.
 const WORKERS: usize = 2;
@@ -1557,11 +1503,20 @@ struct PartValues {
     ids: Vec<Vec<ValueId>>,
 }
 
-/// True when a record's root bits and a mask of roots share a bit: the
-/// record passed one of the filters the mask stands for.
+/// Per run of a part's decoded records, the records that passed one of
+/// `roots` ([`Decoded::roots`]).
+fn passed_any(d: &Decoded<'_>, n_roots: usize, roots: &[u32]) -> Vec<u64> {
+    d.roots
+        .chunks_exact(n_roots.max(1))
+        .map(|masks| roots.iter().fold(0, |m, r| m | masks[*r as usize]))
+        .collect()
+}
+
+/// True when bit `ok` (a record's index among a part's decoded records) is
+/// set in per-run masks.
 #[inline]
-fn any_common_bit(roots: &[u64], mask: &[u64]) -> bool {
-    roots.iter().zip(mask).any(|(r, m)| r & m != 0)
+fn has_bit(masks: &[u64], ok: usize) -> bool {
+    masks[ok / RUN] >> (ok % RUN) & 1 != 0
 }
 
 /// A key met recently by [`intern_keys`]: its hash, its id, and the record
@@ -1597,8 +1552,14 @@ fn intern_keys(
     keys: &mut KeyInterner,
 ) -> PartKeys {
     let width = plan.fields.len();
-    let words = pe.words;
+    let n_roots = pe.root_nodes.len();
     let n = d.ts.len();
+    // Per key list, the records that some state grouping by it passed.
+    let needed: Vec<Vec<u64>> = pe
+        .key_list_roots
+        .iter()
+        .map(|roots| passed_any(d, n_roots, roots))
+        .collect();
     let mut out = PartKeys {
         starts: plan
             .key_lists
@@ -1629,12 +1590,10 @@ fn intern_keys(
     let mut recent = vec![RecentKey::EMPTY; plan.key_lists.len() * RECENT_KEYS];
     for ok in 0..n {
         let slots = &d.slots[ok * width..(ok + 1) * width];
-        let roots = &d.roots[ok * words..(ok + 1) * words];
         for (kl, slot_list) in plan.key_lists.iter().enumerate() {
             let ids = &mut out.ids[kl];
             out.starts[kl].push(ids.len() as u32);
-            let mask = &pe.key_list_roots[kl * words..(kl + 1) * words];
-            if !any_common_bit(roots, mask) {
+            if !has_bit(&needed[kl], ok) {
                 continue;
             }
             combos.compute(slot_list, slots);
@@ -1676,7 +1635,7 @@ fn intern_values(
     values: &mut Interner,
 ) -> PartValues {
     let width = plan.fields.len();
-    let words = pe.words;
+    let n_roots = pe.root_nodes.len();
     let n = d.ts.len();
     PartValues {
         ids: pe
@@ -1684,12 +1643,11 @@ fn intern_values(
             .iter()
             .enumerate()
             .map(|(j, &s)| {
-                let mask = &pe.distinct_roots[j * words..(j + 1) * words];
+                let needed = passed_any(d, n_roots, &pe.distinct_roots[j]);
                 (0..n)
                     .map(|ok| {
                         let v = &d.slots[ok * width + s];
-                        let roots = &d.roots[ok * words..(ok + 1) * words];
-                        if v.is_null() || !any_common_bit(roots, mask) {
+                        if v.is_null() || !has_bit(&needed, ok) {
                             NO_ID
                         } else {
                             values.intern(hash_value(v), v)
@@ -1729,8 +1687,9 @@ struct Decoded<'a> {
     slots: Vec<Value<'a>>,
     /// Event time of each accepted line.
     ts: Vec<i64>,
-    /// Truth bits of the root predicates of the accepted lines,
-    /// [`PlanEval::words`] each.
+    /// Per run of [`RUN`] accepted lines (the last one may be shorter), per
+    /// root predicate ([`PlanEval::root_nodes`]), the mask of the run's
+    /// lines for which it is TRUE: `roots[run * n_roots + root]`.
     roots: Vec<u64>,
     /// The output of filter queries, in input order: (index into the
     /// plan's filters, row in `row_text`). Rows of one shape are built
@@ -1740,25 +1699,18 @@ struct Decoded<'a> {
     row_text: RowArena,
     /// Per accepted line, the end of its rows in `rows`.
     row_ends: Vec<u32>,
-    /// Per predicate node, the accepted lines for which it was an atom that
-    /// was not false.
-    atom_hits: Vec<u32>,
 }
 
 /// What evaluating a plan needs beyond the plan itself, computed once when
 /// the plan is built rather than per batch. A *root* is a predicate node
 /// whose truth phase 2 reads: a state's filter or a filter query's WHERE.
 struct PlanEval {
-    /// Defaults and activation edges of the predicate graph.
+    /// What evaluating the predicate graph needs.
     shape: EvalShape,
     /// Root index of each state's filter, in plan order.
     state_roots: Vec<usize>,
-    /// u64 words of root bits per record.
-    words: usize,
-    /// Node → root index (`u32::MAX` for nodes that are not roots).
-    root_index: Vec<u32>,
-    /// Root bits when every atom is false.
-    default_bits: Vec<u64>,
+    /// Root index → its node.
+    root_nodes: Vec<u32>,
     /// Slots that some `count(DISTINCT)` counts, interned once per record.
     distinct_slots: Vec<usize>,
     /// Slot → its index in `distinct_slots` (`u32::MAX` if not there).
@@ -1768,16 +1720,14 @@ struct PlanEval {
     arg_slots: Vec<usize>,
     /// Slot → its index in `arg_slots` (`u32::MAX` if not there).
     arg_index: Vec<u32>,
-    /// Per key list, `words` words of root bits: the filters of the states
-    /// grouping by it. A record's keys of a list are interned when one of
-    /// them holds.
-    key_list_roots: Vec<u64>,
-    /// Per entry of `distinct_slots`, `words` words of root bits: the
-    /// filters of the states counting it. A record's value is interned when
-    /// one of them holds.
-    distinct_roots: Vec<u64>,
-    /// Root bits of the filter queries' predicates.
-    filter_mask: Vec<u64>,
+    /// Per key list, the roots of the states grouping by it. A record's
+    /// keys of a list are interned when one of them holds.
+    key_list_roots: Vec<Vec<u32>>,
+    /// Per entry of `distinct_slots`, the roots of the states counting it.
+    /// A record's value is interned when one of them holds.
+    distinct_roots: Vec<Vec<u32>>,
+    /// The roots of the filter queries' predicates, ascending.
+    filter_roots: Vec<u32>,
     /// Root index → the filter queries (plan indexes) whose predicate it is.
     filters_of_root: Vec<Vec<u32>>,
     /// The distinct row shapes of the filter queries: the projected fields
@@ -1791,27 +1741,21 @@ struct PlanEval {
 }
 
 impl PlanEval {
-    /// What evaluating `plan` needs; `rates` as in [`EvalShape::new`].
-    fn new(plan: &StreamPlan, rates: Option<&[f64]>) -> PlanEval {
-        let shape = EvalShape::new(&plan.graph, rates);
+    /// What evaluating `plan` needs.
+    fn new(plan: &StreamPlan) -> PlanEval {
+        let shape = EvalShape::new(&plan.graph);
         let mut root_index = vec![u32::MAX; plan.graph.nodes.len()];
-        let mut count = 0u32;
+        let mut root_nodes = Vec::new();
         let mut root = |node: u32| {
             if root_index[node as usize] == u32::MAX {
-                root_index[node as usize] = count;
-                count += 1;
+                root_index[node as usize] = root_nodes.len() as u32;
+                root_nodes.push(node);
             }
             root_index[node as usize] as usize
         };
         let state_roots: Vec<usize> = plan.states.iter().map(|s| root(s.filter)).collect();
         let filter_roots: Vec<usize> = plan.filters.iter().map(|f| root(f.filter)).collect();
-        let words = (count as usize).div_ceil(64).max(1);
-        let mut default_bits = vec![0u64; words];
-        for (node, i) in root_index.iter().enumerate() {
-            if *i != u32::MAX && shape.defaults()[node] == Truth::True {
-                default_bits[*i as usize / 64] |= 1 << (i % 64);
-            }
-        }
+        let n_roots = root_nodes.len();
         let mut distinct_slots: Vec<usize> = plan
             .states
             .iter()
@@ -1838,23 +1782,24 @@ impl PlanEval {
         for (j, s) in arg_slots.iter().enumerate() {
             arg_index[*s] = j as u32;
         }
-        let mut key_list_roots = vec![0u64; plan.key_lists.len() * words];
-        let mut distinct_roots = vec![0u64; distinct_slots.len() * words];
+        let mut key_list_roots = vec![Vec::new(); plan.key_lists.len()];
+        let mut distinct_roots = vec![Vec::new(); distinct_slots.len()];
         for (st, root) in plan.states.iter().zip(&state_roots) {
-            key_list_roots[st.key_list * words + root / 64] |= 1 << (root % 64);
+            key_list_roots[st.key_list].push(*root as u32);
             for a in st.accs.iter().filter(|a| a.spec.distinct) {
                 if let Some(s) = a.slot {
-                    let j = distinct_index[s] as usize;
-                    distinct_roots[j * words + root / 64] |= 1 << (root % 64);
+                    distinct_roots[distinct_index[s] as usize].push(*root as u32);
                 }
             }
         }
-        let mut filter_mask = vec![0u64; words];
-        let mut filters_of_root = vec![Vec::new(); words * 64];
+        for roots in key_list_roots.iter_mut().chain(distinct_roots.iter_mut()) {
+            roots.sort_unstable();
+            roots.dedup();
+        }
+        let mut filters_of_root = vec![Vec::new(); n_roots];
         let mut row_shapes: Vec<Option<RowFields>> = Vec::new();
         let mut filter_shape = Vec::with_capacity(plan.filters.len());
         for (f, (filter, root)) in plan.filters.iter().zip(&filter_roots).enumerate() {
-            filter_mask[root / 64] |= 1 << (root % 64);
             filters_of_root[*root].push(f as u32);
             let shape = match row_shapes.iter().position(|s| *s == filter.projection) {
                 Some(i) => i,
@@ -1865,6 +1810,9 @@ impl PlanEval {
             };
             filter_shape.push(shape as u32);
         }
+        let mut filter_roots: Vec<u32> = filter_roots.iter().map(|r| *r as u32).collect();
+        filter_roots.sort_unstable();
+        filter_roots.dedup();
         let row_templates = row_shapes
             .iter()
             .map(|s| {
@@ -1876,15 +1824,13 @@ impl PlanEval {
             row_templates,
             key_list_roots,
             distinct_roots,
-            filter_mask,
+            filter_roots,
             filters_of_root,
             row_shapes,
             filter_shape,
             shape,
             state_roots,
-            words,
-            root_index,
-            default_bits,
+            root_nodes,
             distinct_slots,
             distinct_index,
             arg_slots,
@@ -1995,7 +1941,6 @@ impl SparePool {
                     text
                 },
                 row_ends: emptied(d.row_ends),
-                atom_hits: emptied(d.atom_hits),
             });
         }
     }
@@ -2092,24 +2037,27 @@ impl DecodeCtx<'_> {
         let plan = self.plan;
         let pe = self.eval;
         let width = plan.fields.len();
-        let words = pe.words;
+        let n_roots = pe.root_nodes.len();
         let mut out = self.spare.take();
         let mut eval = Evaluator::new(&pe.shape, &plan.graph);
         let mut slots: Vec<Value<'a>> = vec![Value::Null; width];
         let mut scratch = self.log.map(|(d, _)| d.scratch());
-        // The filter queries a line matched, and its rows by shape.
-        let mut matched: Vec<u32> = Vec::new();
+        // The filter queries that a run's lines matched, as (line in the
+        // run) << 32 | (filter), and a line's rows by shape.
+        let mut matched: Vec<u64> = Vec::new();
         let mut built: Vec<Option<Option<RowSpan>>> = vec![None; pe.row_shapes.len()];
         let mut key_order = decode::KeyOrder::default();
-        // Lines are taken in runs: all of a run decoded, then all of it
-        // evaluated, so that each step's tables (the decoder's, the scan
-        // automata, the predicate graph) stay in cache across the run.
+        // Lines are taken in runs of `RUN` decoded ones: all of a run
+        // decoded, then all of it evaluated at once, so that each step's
+        // tables (the decoder's, the scan automata, the predicate graph)
+        // stay in cache across the run.
         let mut lines = lines_of(part).peekable();
-        let mut run_lines: Vec<&'a str> = Vec::with_capacity(EVAL_RUN);
+        let mut run_lines: Vec<&'a str> = Vec::with_capacity(RUN);
         while lines.peek().is_some() {
             let first = out.ts.len();
             run_lines.clear();
-            for raw in lines.by_ref().take(EVAL_RUN) {
+            while run_lines.len() < RUN {
+                let Some(raw) = lines.next() else { break };
                 let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
                 let status = self.decode_line(raw, &mut slots, &mut scratch, &mut key_order);
                 if let RecStatus::Ok { ts, line } = &status {
@@ -2119,50 +2067,62 @@ impl DecodeCtx<'_> {
                 }
                 out.records.push(DecodedLine { raw, status });
             }
-            for (k, line) in (first..out.ts.len()).zip(&run_lines) {
-                let rec = &out.slots[k * width..(k + 1) * width];
-                eval.evaluate(&plan.graph, rec);
-                // Root bits: the defaults, corrected for the nodes that changed.
-                out.roots.extend_from_slice(&pe.default_bits);
-                let base = out.roots.len() - words;
-                for node in eval.changed() {
-                    let i = pe.root_index[node as usize];
-                    if i != u32::MAX {
-                        let (w, bit) = (base + i as usize / 64, 1u64 << (i % 64));
-                        if eval.truth[node as usize] == Truth::True {
-                            out.roots[w] |= bit;
-                        } else {
-                            out.roots[w] &= !bit;
-                        }
+            if run_lines.is_empty() {
+                continue;
+            }
+            eval.start_run();
+            for k in 0..run_lines.len() {
+                let rec = &out.slots[(first + k) * width..(first + k + 1) * width];
+                eval.atoms(&plan.graph, k, rec);
+            }
+            let valid = match run_lines.len() {
+                RUN => !0,
+                n => (1u64 << n) - 1,
+            };
+            eval.finish_run(valid);
+            let base = out.roots.len();
+            out.roots.extend(
+                pe.root_nodes
+                    .iter()
+                    .map(|node| eval.true_mask(*node) & valid),
+            );
+            // Filter rows, line by line, each line's in filter order.
+            matched.clear();
+            for &r in &pe.filter_roots {
+                let mut bits = out.roots[base + r as usize];
+                while bits != 0 {
+                    let k = u64::from(bits.trailing_zeros());
+                    bits &= bits - 1;
+                    matched.extend(
+                        pe.filters_of_root[r as usize]
+                            .iter()
+                            .map(|f| k << 32 | u64::from(*f)),
+                    );
+                }
+            }
+            matched.sort_unstable();
+            let mut next = matched.iter().peekable();
+            for (k, line) in run_lines.iter().enumerate() {
+                let rec = &out.slots[(first + k) * width..(first + k + 1) * width];
+                let mut any = false;
+                while let Some(m) = next.next_if(|m| (**m >> 32) as usize == k) {
+                    let f = *m as u32;
+                    any = true;
+                    let shape = pe.filter_shape[f as usize] as usize;
+                    let row = *built[shape].get_or_insert_with(|| {
+                        self.build_row(shape, line, rec, &mut scratch, &mut out.row_text)
+                    });
+                    if let Some(row) = row {
+                        out.rows.push((f, row));
                     }
                 }
-                matched.clear();
-                let roots = &out.roots[base..];
-                for (w, (bits, m)) in roots.iter().zip(&pe.filter_mask).enumerate() {
-                    let mut bits = bits & m;
-                    while bits != 0 {
-                        matched
-                            .extend(&pe.filters_of_root[w * 64 + bits.trailing_zeros() as usize]);
-                        bits &= bits - 1;
-                    }
-                }
-                if !matched.is_empty() {
-                    matched.sort_unstable();
-                    for &f in &matched {
-                        let shape = pe.filter_shape[f as usize] as usize;
-                        let row = *built[shape].get_or_insert_with(|| {
-                            self.build_row(shape, line, rec, &mut scratch, &mut out.row_text)
-                        });
-                        if let Some(row) = row {
-                            out.rows.push((f, row));
-                        }
-                    }
+                if any {
                     built.iter_mut().for_each(|b| *b = None);
                 }
                 out.row_ends.push(out.rows.len() as u32);
             }
         }
-        out.atom_hits = std::mem::take(&mut eval.atom_hits);
+        debug_assert_eq!(out.roots.len(), out.ts.len().div_ceil(RUN) * n_roots);
         out
     }
 
