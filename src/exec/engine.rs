@@ -13,7 +13,7 @@ use super::eval::{EvalShape, Evaluator, RUN};
 use super::intern::{same_value, Interner, KeyId, KeyInterner, ValueId, NO_ID};
 use super::json_text::ObjectTemplate;
 use super::limits::Limits;
-use super::result::{CountingSink, QueryResult, ResultSink, RowArena, RowSpan};
+use super::result::{CountingSink, JsonLinesBuffer, QueryResult, ResultSink, RowArena, RowSpan};
 use super::state::{AggState, GroupTable, KeyCombos};
 use super::window::{close_windows, emit_running, AggRuntime};
 use crate::diagnostic::Diagnostic;
@@ -526,40 +526,47 @@ impl StreamRuntime {
         let plan = input.plan.clone();
         let plan_eval = input.eval.clone();
         // Group keys and `count(DISTINCT)` arguments are interned beside
-        // phase 2a (on another thread when the batch is large), in input
-        // order, for every decoded record.
+        // phase 2a (as tasks that another thread takes when it is free), in
+        // input order, for every decoded record.
         let decoded_at = std::time::Instant::now();
         self.phase_times.decode += decode_time;
         let mut key_interner = std::mem::take(&mut self.keys);
-        let mut phase_2a = |rt: &mut StreamRuntime| {
-            let accepted: Vec<Accepted> = decoded
-                .iter()
-                .map(|d| rt.apply(&plan, d, origin, sink))
-                .collect();
-            let values: Vec<PartValues> = decoded
-                .iter()
-                .map(|d| intern_values(&plan, &plan_eval, d, &mut rt.interner))
-                .collect();
-            (accepted, values)
-        };
-        let intern_all = |keys: &mut KeyInterner| -> Vec<PartKeys> {
+        let mut value_interner = std::mem::take(&mut self.interner);
+        let intern_all_keys = |keys: &mut KeyInterner| -> Vec<PartKeys> {
             decoded
                 .iter()
                 .map(|d| intern_keys(&plan, &plan_eval, d, keys))
                 .collect()
         };
-        let ((accepted, values), keys) = if decoded.len() > 1 {
-            let mut keys = Vec::new();
-            let done = rayon::in_place_scope(|s| {
-                s.spawn(|_| keys = intern_all(&mut key_interner));
-                phase_2a(self)
+        let intern_all_values = |values: &mut Interner| -> Vec<PartValues> {
+            decoded
+                .iter()
+                .map(|d| intern_values(&plan, &plan_eval, d, values))
+                .collect()
+        };
+        let mut apply_all = |rt: &mut StreamRuntime| -> Vec<Accepted> {
+            decoded
+                .iter()
+                .map(|d| rt.apply(&plan, d, origin, sink))
+                .collect()
+        };
+        let (accepted, values, keys) = if decoded.len() > 1 {
+            let (mut keys, mut values) = (Vec::new(), Vec::new());
+            let accepted = rayon::in_place_scope(|s| {
+                // Another thread takes the oldest task first, this one the
+                // newest once it has applied the batch.
+                s.spawn(|_| keys = intern_all_keys(&mut key_interner));
+                s.spawn(|_| values = intern_all_values(&mut value_interner));
+                apply_all(self)
             });
-            (done, keys)
+            (accepted, values, keys)
         } else {
-            let keys = intern_all(&mut key_interner);
-            (phase_2a(self), keys)
+            let keys = intern_all_keys(&mut key_interner);
+            let values = intern_all_values(&mut value_interner);
+            (apply_all(self), values, keys)
         };
         self.keys = key_interner;
+        self.interner = value_interner;
         let applied_at = std::time::Instant::now();
         self.phase_times.apply += applied_at - decoded_at;
         let total: usize = accepted.iter().map(|a| a.count).sum();
@@ -568,7 +575,7 @@ impl StreamRuntime {
         let mut by_state: HashMap<StateId, &mut AggState> =
             self.states.iter_mut().map(|(k, v)| (*k, v)).collect();
         let mut groups: Vec<Vec<(usize, &mut AggState)>> =
-            (0..WORKERS).map(|_| Vec::new()).collect();
+            (0..AGG_TASKS).map(|_| Vec::new()).collect();
         for (i, w) in balance_states(&plan, &plan_eval, &decoded, &accepted) {
             if let Some(state) = by_state.remove(&plan.states[i].id) {
                 groups[w].push((i, state));
@@ -697,26 +704,40 @@ impl StreamRuntime {
             }
         };
         if windowed.len() >= PARALLEL_MIN_QUERIES {
-            // Queries close their windows independently: half on another
-            // thread, results buffered and emitted in query order.
-            let half = windowed.len() / 2;
-            let (first, second) = windowed.split_at_mut(half);
+            // Queries close their windows independently: in tasks that
+            // either thread takes, the first one's results written to the
+            // sink, the others' buffered and emitted after, in query order.
+            let per_task = windowed.len().div_ceil(CLOSE_TASKS);
+            let mut chunks = windowed.chunks_mut(per_task);
+            let first = chunks.next().expect("some queries");
+            let rest: Vec<&mut [&mut AggRuntime]> = chunks.collect();
             match counter.buffer() {
                 // The sink's own buffer: results written where they are made.
-                Some(mut buffer) => {
+                Some(buffer) => {
+                    let mut buffers: Vec<JsonLinesBuffer> = vec![buffer];
+                    buffers.resize_with(rest.len(), || {
+                        counter.buffer().expect("the sink lends buffers")
+                    });
                     rayon::in_place_scope(|s| {
-                        s.spawn(|_| close_all(second, &mut buffer));
+                        for (qs, buffer) in rest.into_iter().zip(buffers.iter_mut()) {
+                            s.spawn(|_| close_all(qs, buffer));
+                        }
                         close_all(first, &mut counter);
                     });
-                    counter.append(buffer);
+                    for buffer in buffers {
+                        counter.append(buffer);
+                    }
                 }
                 None => {
-                    let mut later: Vec<QueryResult> = Vec::new();
+                    let mut later: Vec<Vec<QueryResult>> =
+                        rest.iter().map(|_| Vec::new()).collect();
                     rayon::in_place_scope(|s| {
-                        s.spawn(|_| close_all(second, &mut later));
+                        for (qs, results) in rest.into_iter().zip(later.iter_mut()) {
+                            s.spawn(|_| close_all(qs, results));
+                        }
                         close_all(first, &mut counter);
                     });
-                    for r in later {
+                    for r in later.into_iter().flatten() {
                         counter.emit(r);
                     }
                 }
@@ -1238,6 +1259,10 @@ fn invalid(e: crate::planner::PlanError) -> StatementError {
 /// Interned values (or key ids) below which an interner is not swept.
 const SWEEP_MIN_IDS: usize = 1 << 16;
 
+/// Tasks that closing windows is split into (by query), when there are at
+/// least [`PARALLEL_MIN_QUERIES`] windowed queries.
+const CLOSE_TASKS: usize = 8;
+
 /// Windowed queries from which closing windows is split over threads.
 const PARALLEL_MIN_QUERIES: usize = 64;
 
@@ -1253,11 +1278,15 @@ struct Accepted {
     count: usize,
 }
 
-/// Assigns each state of the plan (by plan index) to one of [`WORKERS`]
-/// aggregation threads so that they get about equal work: a state's work in
+/// Tasks that phase 2b's states are split into: more than threads, so that
+/// a thread that is busy decoding ahead leaves more of them to the others.
+const AGG_TASKS: usize = 32;
+
+/// Assigns each state of the plan (by plan index) to one of [`AGG_TASKS`]
+/// aggregation tasks so that they get about equal work: a state's work in
 /// this batch is estimated from the records whose root bits select it,
 /// weighted by its accumulators (`count(DISTINCT)` inserts cost the most).
-/// Largest states first, each to the least loaded thread.
+/// Largest states first, each to the least loaded task.
 fn balance_states(
     plan: &StreamPlan,
     pe: &PlanEval,
@@ -1267,14 +1296,13 @@ fn balance_states(
     let n_roots = pe.root_nodes.len();
     let mut root_hits = vec![0u64; n_roots];
     for (d, acc) in decoded.iter().zip(accepted) {
-        for (run, a) in acc.mask.iter().enumerate() {
-            if *a == 0 {
-                continue;
-            }
-            let masks = &d.roots[run * n_roots..(run + 1) * n_roots];
-            for (hits, m) in root_hits.iter_mut().zip(masks) {
-                *hits += u64::from((m & a).count_ones());
-            }
+        for (root, hits) in root_hits.iter_mut().enumerate() {
+            *hits += d
+                .root_column(root)
+                .iter()
+                .zip(&acc.mask)
+                .map(|(m, a)| u64::from((m & a).count_ones()))
+                .sum::<u64>();
         }
     }
     let mut weighted: Vec<(u64, usize)> = plan
@@ -1292,7 +1320,7 @@ fn balance_states(
         })
         .collect();
     weighted.sort_unstable_by(|a, b| b.cmp(a));
-    let mut load = [0u64; WORKERS];
+    let mut load = [0u64; AGG_TASKS];
     weighted
         .into_iter()
         .map(|(w, i)| {
@@ -1326,7 +1354,6 @@ fn update_states(
     max_groups: usize,
 ) -> u64 {
     let width = plan.fields.len();
-    let n_roots = pe.root_nodes.len();
     let mut updates = 0u64;
     for (i, state) in states.iter_mut() {
         let st = &plan.states[*i];
@@ -1363,8 +1390,9 @@ fn update_states(
                 .collect();
             // The records that passed the state's filter: its root's column
             // of masks, run by run, in input order.
+            let column = d.root_column(root);
             for (run, acc) in accepted[part].mask.iter().enumerate() {
-                let mut bits = d.roots[run * n_roots + root] & acc;
+                let mut bits = column[run] & acc;
                 while bits != 0 {
                     let ok = run * RUN + bits.trailing_zeros() as usize;
                     bits &= bits - 1;
@@ -1505,11 +1533,14 @@ struct PartValues {
 
 /// Per run of a part's decoded records, the records that passed one of
 /// `roots` ([`Decoded::roots`]).
-fn passed_any(d: &Decoded<'_>, n_roots: usize, roots: &[u32]) -> Vec<u64> {
-    d.roots
-        .chunks_exact(n_roots.max(1))
-        .map(|masks| roots.iter().fold(0, |m, r| m | masks[*r as usize]))
-        .collect()
+fn passed_any(d: &Decoded<'_>, roots: &[u32]) -> Vec<u64> {
+    let mut passed = vec![0u64; d.runs()];
+    for root in roots {
+        for (p, m) in passed.iter_mut().zip(d.root_column(*root as usize)) {
+            *p |= m;
+        }
+    }
+    passed
 }
 
 /// True when bit `ok` (a record's index among a part's decoded records) is
@@ -1552,13 +1583,12 @@ fn intern_keys(
     keys: &mut KeyInterner,
 ) -> PartKeys {
     let width = plan.fields.len();
-    let n_roots = pe.root_nodes.len();
     let n = d.ts.len();
     // Per key list, the records that some state grouping by it passed.
     let needed: Vec<Vec<u64>> = pe
         .key_list_roots
         .iter()
-        .map(|roots| passed_any(d, n_roots, roots))
+        .map(|roots| passed_any(d, roots))
         .collect();
     let mut out = PartKeys {
         starts: plan
@@ -1635,7 +1665,6 @@ fn intern_values(
     values: &mut Interner,
 ) -> PartValues {
     let width = plan.fields.len();
-    let n_roots = pe.root_nodes.len();
     let n = d.ts.len();
     PartValues {
         ids: pe
@@ -1643,7 +1672,7 @@ fn intern_values(
             .iter()
             .enumerate()
             .map(|(j, &s)| {
-                let needed = passed_any(d, n_roots, &pe.distinct_roots[j]);
+                let needed = passed_any(d, &pe.distinct_roots[j]);
                 (0..n)
                     .map(|ok| {
                         let v = &d.slots[ok * width + s];
@@ -1687,10 +1716,13 @@ struct Decoded<'a> {
     slots: Vec<Value<'a>>,
     /// Event time of each accepted line.
     ts: Vec<i64>,
-    /// Per run of [`RUN`] accepted lines (the last one may be shorter), per
-    /// root predicate ([`PlanEval::root_nodes`]), the mask of the run's
-    /// lines for which it is TRUE: `roots[run * n_roots + root]`.
+    /// Per root predicate ([`PlanEval::root_nodes`]), per run of [`RUN`]
+    /// accepted lines (the last one may be shorter), the mask of the run's
+    /// lines for which it is TRUE: a column per root,
+    /// `roots[root * runs + run]` ([`Decoded::root_column`]).
     roots: Vec<u64>,
+    /// Phase 1's scratch: the same masks run by run, as they are evaluated.
+    run_roots: Vec<u64>,
     /// The output of filter queries, in input order: (index into the
     /// plan's filters, row in `row_text`). Rows of one shape are built
     /// once per line.
@@ -1699,6 +1731,19 @@ struct Decoded<'a> {
     row_text: RowArena,
     /// Per accepted line, the end of its rows in `rows`.
     row_ends: Vec<u32>,
+}
+
+impl Decoded<'_> {
+    /// Runs of [`RUN`] accepted lines (the last one may be shorter).
+    fn runs(&self) -> usize {
+        self.ts.len().div_ceil(RUN)
+    }
+
+    /// The masks of root `root` ([`PlanEval::root_nodes`]), run by run.
+    fn root_column(&self, root: usize) -> &[u64] {
+        let runs = self.runs();
+        &self.roots[root * runs..(root + 1) * runs]
+    }
 }
 
 /// What evaluating a plan needs beyond the plan itself, computed once when
@@ -1934,6 +1979,7 @@ impl SparePool {
                 slots: emptied(d.slots),
                 ts: emptied(d.ts),
                 roots: emptied(d.roots),
+                run_roots: emptied(d.run_roots),
                 rows: emptied(d.rows),
                 row_text: {
                     let mut text = d.row_text;
@@ -2080,8 +2126,8 @@ impl DecodeCtx<'_> {
                 n => (1u64 << n) - 1,
             };
             eval.finish_run(valid);
-            let base = out.roots.len();
-            out.roots.extend(
+            let base = out.run_roots.len();
+            out.run_roots.extend(
                 pe.root_nodes
                     .iter()
                     .map(|node| eval.true_mask(*node) & valid),
@@ -2089,7 +2135,7 @@ impl DecodeCtx<'_> {
             // Filter rows, line by line, each line's in filter order.
             matched.clear();
             for &r in &pe.filter_roots {
-                let mut bits = out.roots[base + r as usize];
+                let mut bits = out.run_roots[base + r as usize];
                 while bits != 0 {
                     let k = u64::from(bits.trailing_zeros());
                     bits &= bits - 1;
@@ -2122,7 +2168,17 @@ impl DecodeCtx<'_> {
                 out.row_ends.push(out.rows.len() as u32);
             }
         }
-        debug_assert_eq!(out.roots.len(), out.ts.len().div_ceil(RUN) * n_roots);
+        // The masks by root, so that phase 2 reads a root's column in a
+        // row.
+        let runs = out.runs();
+        debug_assert_eq!(out.run_roots.len(), runs * n_roots);
+        out.roots.resize(runs * n_roots, 0);
+        for (run, masks) in out.run_roots.chunks_exact(n_roots.max(1)).enumerate() {
+            for (root, m) in masks.iter().enumerate() {
+                out.roots[root * runs + run] = *m;
+            }
+        }
+        out.run_roots.clear();
         out
     }
 
