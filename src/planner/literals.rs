@@ -130,38 +130,74 @@ fn scan<A: Automaton>(aut: &A, text: &[u8], split: bool, mut found: impl FnMut(u
     let first = &text[..mid];
     let (second, rest) = text[mid - overlap..].split_at(mid);
     let (mut a, mut b) = (start, start);
-    for (&x, &y) in first.iter().zip(second) {
-        a = aut.next_state(Anchored::No, a, x);
-        b = aut.next_state(Anchored::No, b, y);
+    let mut at = 0;
+    while at < first.len() {
+        let (stop, na, nb) = walk_two(aut, a, b, &first[at..], &second[at..]);
+        (a, b) = (na, nb);
+        at += stop;
         // A dead state (which an unanchored search of every match never
         // reaches) is special but no match, and a walk stays in it.
-        if aut.is_special(a) | aut.is_special(b) {
-            if aut.is_match(a) {
-                report(a);
-            }
-            if aut.is_match(b) {
-                report(b);
-            }
+        if aut.is_match(a) {
+            report(a);
+        }
+        if aut.is_match(b) {
+            report(b);
         }
     }
     walk(aut, b, rest, &mut report);
+}
+
+/// Two walks through `aut` at once, over `x` from state `a` and over `y`
+/// (as long as `x`) from `b`, up to the first byte after which either is in
+/// a special state: how many bytes were taken, and the two states then.
+/// Kept out of line, so that the loop's few values stay in registers.
+#[inline(never)]
+fn walk_two<A: Automaton>(
+    aut: &A,
+    mut a: StateID,
+    mut b: StateID,
+    x: &[u8],
+    y: &[u8],
+) -> (usize, StateID, StateID) {
+    for (i, (&p, &q)) in x.iter().zip(y).enumerate() {
+        a = aut.next_state(Anchored::No, a, p);
+        b = aut.next_state(Anchored::No, b, q);
+        if aut.is_special(a) | aut.is_special(b) {
+            return (i + 1, a, b);
+        }
+    }
+    (x.len(), a, b)
 }
 
 /// One walk through `aut` over `text` from state `sid`, reporting the
 /// match states it reaches.
 #[inline]
 fn walk<A: Automaton>(aut: &A, mut sid: StateID, text: &[u8], report: &mut impl FnMut(StateID)) {
-    for &b in text {
-        sid = aut.next_state(Anchored::No, sid, b);
-        if aut.is_special(sid) {
-            if aut.is_dead(sid) {
-                return;
-            }
-            if aut.is_match(sid) {
-                report(sid);
-            }
+    let mut at = 0;
+    while at < text.len() {
+        let (stop, next) = walk_one(aut, sid, &text[at..]);
+        (sid, at) = (next, at + stop);
+        if aut.is_dead(sid) {
+            return;
+        }
+        if aut.is_match(sid) {
+            report(sid);
         }
     }
+}
+
+/// One walk through `aut` over `text` from state `sid`, up to the first
+/// byte after which it is in a special state: how many bytes were taken,
+/// and the state then. Kept out of line, as [`walk_two`].
+#[inline(never)]
+fn walk_one<A: Automaton>(aut: &A, mut sid: StateID, text: &[u8]) -> (usize, StateID) {
+    for (i, &b) in text.iter().enumerate() {
+        sid = aut.next_state(Anchored::No, sid, b);
+        if aut.is_special(sid) {
+            return (i + 1, sid);
+        }
+    }
+    (text.len(), sid)
 }
 
 #[cfg(test)]
