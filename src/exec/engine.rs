@@ -571,7 +571,8 @@ impl StreamRuntime {
         self.phase_times.apply += applied_at - decoded_at;
         let total: usize = accepted.iter().map(|a| a.count).sum();
         // Phase 2b: aggregation. States are independent, so they are split
-        // over threads; each walks the accepted records in input order.
+        // into tasks that either thread takes; each state walks its
+        // accepted records in input order.
         let mut by_state: HashMap<StateId, &mut AggState> =
             self.states.iter_mut().map(|(k, v)| (*k, v)).collect();
         let mut groups: Vec<Vec<(usize, &mut AggState)>> =
@@ -1284,7 +1285,7 @@ const AGG_TASKS: usize = 32;
 
 /// Assigns each state of the plan (by plan index) to one of [`AGG_TASKS`]
 /// aggregation tasks so that they get about equal work: a state's work in
-/// this batch is estimated from the records whose root bits select it,
+/// this batch is estimated from the records its root's masks select,
 /// weighted by its accumulators (`count(DISTINCT)` inserts cost the most).
 /// Largest states first, each to the least loaded task.
 fn balance_states(
