@@ -569,7 +569,7 @@ impl StreamRuntime {
         self.interner = value_interner;
         let applied_at = std::time::Instant::now();
         self.phase_times.apply += applied_at - decoded_at;
-        let total: usize = accepted.iter().map(|a| a.count).sum();
+        let total: usize = accepted.iter().map(Accepted::count).sum();
         // Phase 2b: aggregation. States are independent, so they are split
         // into tasks that either thread takes; each state walks its
         // accepted records in input order.
@@ -636,7 +636,6 @@ impl StreamRuntime {
     ) -> Accepted {
         let mut accepted = Accepted {
             mask: vec![0; d.ts.len().div_ceil(RUN)],
-            count: 0,
         };
         let delay = self.def.watermark_ms;
         let mut ok_index = 0usize;
@@ -677,7 +676,6 @@ impl StreamRuntime {
             }
             let ok = ok_index - 1;
             accepted.mask[ok / RUN] |= 1 << (ok % RUN);
-            accepted.count += 1;
         }
         self.stats.results_out += out_count;
         accepted
@@ -1275,8 +1273,25 @@ const PARALLEL_MIN_RECORDS: usize = 2048;
 struct Accepted {
     /// Per run of [`RUN`] decoded records, a bit per accepted one.
     mask: Vec<u64>,
-    /// How many there are.
-    count: usize,
+}
+
+impl Accepted {
+    /// How many records were accepted.
+    fn count(&self) -> usize {
+        self.mask.iter().map(|m| m.count_ones() as usize).sum()
+    }
+}
+
+/// The positions of the set bits of `mask`, lowest first.
+#[inline]
+fn set_bits(mut mask: u64) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        (mask != 0).then(|| {
+            let bit = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            bit
+        })
+    })
 }
 
 /// Tasks that phase 2b's states are split into: more than threads, so that
@@ -1393,10 +1408,8 @@ fn update_states(
             // of masks, run by run, in input order.
             let column = d.root_column(root);
             for (run, acc) in accepted[part].mask.iter().enumerate() {
-                let mut bits = column[run] & acc;
-                while bits != 0 {
-                    let ok = run * RUN + bits.trailing_zeros() as usize;
-                    bits &= bits - 1;
+                for bit in set_bits(column[run] & acc) {
+                    let ok = run * RUN + bit;
                     *matched += 1;
                     updates += 1;
                     let table: &mut GroupTable = match st.pane_ms {
@@ -2136,14 +2149,11 @@ impl DecodeCtx<'_> {
             // Filter rows, line by line, each line's in filter order.
             matched.clear();
             for &r in &pe.filter_roots {
-                let mut bits = out.run_roots[base + r as usize];
-                while bits != 0 {
-                    let k = u64::from(bits.trailing_zeros());
-                    bits &= bits - 1;
+                for k in set_bits(out.run_roots[base + r as usize]) {
                     matched.extend(
                         pe.filters_of_root[r as usize]
                             .iter()
-                            .map(|f| k << 32 | u64::from(*f)),
+                            .map(|f| (k as u64) << 32 | u64::from(*f)),
                     );
                 }
             }
