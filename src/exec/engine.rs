@@ -383,7 +383,8 @@ impl StreamRuntime {
         if let Some((lines, input)) = self.prepare(origin, data, arrival_ms) {
             let started = std::time::Instant::now();
             let decoded = input.decode(&data[lines]);
-            self.finish(origin, &input, decoded, started.elapsed(), sink);
+            let decoded = self.finish(origin, &input, decoded, started.elapsed(), sink);
+            self.spare.put(decoded);
         }
     }
 
@@ -401,18 +402,21 @@ impl StreamRuntime {
     ) -> std::io::Result<()> {
         // Batches being decoded, in input order, and buffers to read into.
         let mut ahead: VecDeque<(Arc<BatchInput>, DecodeSlot)> = VecDeque::new();
-        let mut free: Vec<Vec<u8>> = Vec::new();
+        // Buffers to read into, handed back as finished batches are
+        // emptied, and how many were made.
+        let free: Arc<std::sync::Mutex<Vec<Vec<u8>>>> = Arc::default();
+        let mut made = 0;
         let mut more = true;
         loop {
             while more && ahead.len() < DECODE_AHEAD {
-                let mut buf = free.pop().unwrap_or_default();
+                let mut buf = reuse_buffer(&free, &mut made);
                 buf.clear();
                 more = next(&mut buf)?;
                 if !more {
                     break;
                 }
                 let Some((lines, input)) = self.prepare(origin, &buf, arrival_ms()) else {
-                    free.push(buf);
+                    give_back(&free, buf);
                     continue;
                 };
                 let input = Arc::new(input);
@@ -425,10 +429,25 @@ impl StreamRuntime {
                 return Ok(());
             };
             let (mut batch, took) = slot.wait();
+            let started = std::time::Instant::now();
             batch.with_dependent_mut(|_, parts| {
-                self.finish(origin, &input, std::mem::take(parts), took, sink)
+                *parts = self.finish(origin, &input, std::mem::take(parts), took, sink)
             });
-            free.push(batch.into_owner());
+            // Finishing the batch took longer than decoding it did: this
+            // thread sets the pace (the pool is ahead), so emptying the
+            // batch (dropping its decoded values) is left to the pool.
+            // Otherwise this thread has time to spare and empties it.
+            let pacing = started.elapsed() > took;
+            let (spare, free) = (self.spare.clone(), free.clone());
+            let empty = move || {
+                batch.with_dependent_mut(|_, parts| spare.put(std::mem::take(parts)));
+                give_back(&free, batch.into_owner());
+            };
+            if pacing {
+                rayon::spawn(empty);
+            } else {
+                empty();
+            }
         }
     }
 
@@ -522,7 +541,7 @@ impl StreamRuntime {
         decoded: Vec<Decoded<'a>>,
         decode_time: std::time::Duration,
         sink: &mut dyn ResultSink,
-    ) {
+    ) -> Vec<Decoded<'a>> {
         let plan = input.plan.clone();
         let plan_eval = input.eval.clone();
         // Group keys and `count(DISTINCT)` arguments are interned beside
@@ -620,8 +639,8 @@ impl StreamRuntime {
         if let Some(wm) = self.watermark() {
             self.close_windows(wm, sink);
         }
-        self.spare.put(decoded);
         self.phase_times.close += aggregated_at.elapsed();
+        decoded
     }
 
     /// Phase 2a, in input order: counters, rejects, lateness and the
@@ -755,10 +774,21 @@ impl StreamRuntime {
                 *e = (*e).min(q.next_start.max(q.first_start));
             }
         }
+        // The panes dropped are freed on the worker pool: freeing large
+        // group tables would hold up this thread (which sets the pace when
+        // there are many queries) while the others wait for work.
+        let mut dropped = Vec::new();
         for (id, from) in keep_from {
             if let Some(st) = self.states.get_mut(&id) {
-                st.panes = st.panes.split_off(&from);
+                let kept = st.panes.split_off(&from);
+                let old = std::mem::replace(&mut st.panes, kept);
+                if !old.is_empty() {
+                    dropped.push(old);
+                }
             }
+        }
+        if !dropped.is_empty() {
+            rayon::spawn(move || drop(dropped));
         }
         if self.interner.len() >= (2 * self.interned_after_sweep).max(SWEEP_MIN_IDS) {
             self.sweep_interner();
@@ -1898,6 +1928,37 @@ impl PlanEval {
     }
 }
 
+/// A read buffer handed back by an emptied batch, or a new one while
+/// fewer than [`READ_BUFFERS`] exist (`made` counts them); with that many
+/// out, one is waited for (running pool work meanwhile, which may be the
+/// emptying that hands it back): fresh buffers are paid for in page faults.
+fn reuse_buffer(free: &std::sync::Mutex<Vec<Vec<u8>>>, made: &mut usize) -> Vec<u8> {
+    loop {
+        if let Some(buf) = free.lock().map(|mut f| f.pop()).unwrap_or(None) {
+            return buf;
+        }
+        if *made < READ_BUFFERS {
+            *made += 1;
+            return Vec::new();
+        }
+        if rayon::yield_now() != Some(rayon::Yield::Executed) {
+            std::thread::yield_now();
+        }
+    }
+}
+
+/// Puts a read buffer back for the next batches.
+fn give_back(free: &std::sync::Mutex<Vec<Vec<u8>>>, buf: Vec<u8>) {
+    if let Ok(mut f) = free.lock() {
+        f.push(buf);
+    }
+}
+
+/// Read buffers of [`StreamRuntime::push_chunks`]: one per batch decoded
+/// ahead, one for the batch being finished and one for the batch being
+/// emptied on the worker pool.
+const READ_BUFFERS: usize = DECODE_AHEAD + 2;
+
 /// Emptied vectors of decoded parts, kept for later batches: a batch's
 /// vectors take megabytes, and fresh ones are paid for in page faults.
 #[derive(Default)]
@@ -1905,7 +1966,7 @@ struct SparePool(std::sync::Mutex<Vec<Decoded<'static>>>);
 
 /// Most sets of vectors kept: the batches in flight (the one being
 /// finished and those decoded ahead) of [`WORKERS`] parts.
-const SPARE_KEPT: usize = (DECODE_AHEAD + 1) * WORKERS;
+const SPARE_KEPT: usize = (DECODE_AHEAD + 2) * WORKERS;
 
 /// Batches that [`StreamRuntime::push_chunks`] decodes ahead of the one it
 /// finishes, so that a batch that takes long to finish (many windows
@@ -2325,5 +2386,27 @@ mod tests {
         let again = pool.take();
         assert!(again.records.is_empty() && again.ts.is_empty());
         assert!(again.records.capacity() >= 500);
+    }
+
+    #[test]
+    fn read_buffers_are_waited_for_once_all_are_out() {
+        let free: Arc<std::sync::Mutex<Vec<Vec<u8>>>> = Arc::default();
+        let mut made = 0;
+        let mut out: Vec<Vec<u8>> = (0..READ_BUFFERS)
+            .map(|_| reuse_buffer(&free, &mut made))
+            .collect();
+        assert_eq!(made, READ_BUFFERS);
+        let mut back = out.pop().expect("some buffer");
+        back.reserve(1234);
+        let at = back.as_ptr() as usize;
+        let handing = free.clone();
+        let giver = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            give_back(&handing, back);
+        });
+        let again = reuse_buffer(&free, &mut made);
+        assert_eq!(again.as_ptr() as usize, at);
+        assert_eq!(made, READ_BUFFERS);
+        giver.join().expect("the giver ran");
     }
 }
