@@ -533,7 +533,8 @@ impl StreamRuntime {
     }
 
     /// Phases 2a and 2b and the closing of windows, for a decoded batch:
-    /// apply, aggregation, windows closed by the new watermark.
+    /// apply, aggregation, windows closed by the new watermark. Gives the
+    /// decoded parts back, for the caller to empty into the spare pool.
     fn finish<'a>(
         &mut self,
         origin: &mut Origin,
@@ -1934,7 +1935,7 @@ impl PlanEval {
 /// emptying that hands it back): fresh buffers are paid for in page faults.
 fn reuse_buffer(free: &std::sync::Mutex<Vec<Vec<u8>>>, made: &mut usize) -> Vec<u8> {
     loop {
-        if let Some(buf) = free.lock().map(|mut f| f.pop()).unwrap_or(None) {
+        if let Some(buf) = free.lock().unwrap_or_else(|e| e.into_inner()).pop() {
             return buf;
         }
         if *made < READ_BUFFERS {
@@ -1949,9 +1950,9 @@ fn reuse_buffer(free: &std::sync::Mutex<Vec<Vec<u8>>>, made: &mut usize) -> Vec<
 
 /// Puts a read buffer back for the next batches.
 fn give_back(free: &std::sync::Mutex<Vec<Vec<u8>>>, buf: Vec<u8>) {
-    if let Ok(mut f) = free.lock() {
-        f.push(buf);
-    }
+    // A poisoned list is still a list of buffers: the buffer must come
+    // back, or the reader would wait for it forever.
+    free.lock().unwrap_or_else(|e| e.into_inner()).push(buf);
 }
 
 /// Read buffers of [`StreamRuntime::push_chunks`]: one per batch decoded
