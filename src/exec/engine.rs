@@ -1965,9 +1965,10 @@ const READ_BUFFERS: usize = DECODE_AHEAD + 2;
 #[derive(Default)]
 struct SparePool(std::sync::Mutex<Vec<Decoded<'static>>>);
 
-/// Most sets of vectors kept: the batches in flight (the one being
-/// finished and those decoded ahead) of [`WORKERS`] parts.
-const SPARE_KEPT: usize = (DECODE_AHEAD + 2) * WORKERS;
+/// Most sets of vectors kept: the batches in flight (one per read buffer:
+/// those decoded ahead, the one being finished and one being emptied) of
+/// [`WORKERS`] parts.
+const SPARE_KEPT: usize = READ_BUFFERS * WORKERS;
 
 /// Batches that [`StreamRuntime::push_chunks`] decodes ahead of the one it
 /// finishes, so that a batch that takes long to finish (many windows
