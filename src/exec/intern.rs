@@ -3,7 +3,7 @@
 //!
 //! A stream's [`Interner`] gives every distinct argument value a small
 //! integer id, once per record however many states count it. Distinct sets
-//! ([`IdSet`]) then hold ids (in place, in a table of `u32` or in a bitmap):
+//! ([`IdSet`]) then hold ids (in place, in a log of `u32` or in a bitmap):
 //! an insert compares no string and seldom allocates, and sets of panes
 //! union without touching the values. Ids no set refers to any more are reclaimed
 //! by [`Interner::retain`] (mark and sweep, run when the interner has grown).
@@ -379,12 +379,19 @@ pub fn id_hash(id: ValueId) -> u64 {
 /// Three forms, chosen by size. Up to [`SMALL_SET`] ids are held in place,
 /// unordered, and found by a linear scan: no allocation and no second
 /// cache line (distinct users of one hashtag in one pane). Larger sets are
-/// hash tables. A set that holds a good share of all ids (distinct users
-/// of a whole country in a pane) becomes a bitmap over the id space, which
-/// is then smaller than the table, an insert is one bit, and unions are
-/// word-wise ORs. Interned ids are dense (freed ids are reused first), so
-/// the id space is about the number of live values; a bitmap that a far id
-/// would leave mostly empty turns back into a table.
+/// logs: an insert appends the id without looking for it, and the log is
+/// deduplicated whenever it has doubled since it last was, so it holds at
+/// most about twice its distinct ids. An insert thus writes at the log's
+/// end, one cache line that repeated inserts share, where a hash table or
+/// a bitmap would be read at a random place (usually a cache miss: a
+/// state's sets are many and are reached once per record). Counting a log
+/// or a union of logs (a window's panes) marks its ids in a bitmap of the
+/// thread's, which stays in cache. A set that holds a good share of all ids
+/// (distinct users of a whole country) becomes a bitmap over the id space
+/// when it is deduplicated, which is then smaller than the log. Interned ids
+/// are dense (freed ids are reused first), so the id space is about the
+/// number of live values; a bitmap that a far id would leave mostly empty
+/// turns back into a log.
 #[derive(Clone, Debug)]
 pub struct IdSet {
     repr: SetRepr,
@@ -397,8 +404,10 @@ pub const SMALL_SET: usize = 8;
 enum SetRepr {
     /// The first `len` entries of `ids`, distinct, in insertion order.
     Small { len: u8, ids: [ValueId; SMALL_SET] },
-    /// More than [`SMALL_SET`] ids, too sparse for a bitmap.
-    Large(hashbrown::HashTable<ValueId>),
+    /// More than [`SMALL_SET`] ids, too sparse for a bitmap: `ids[..unique]`
+    /// are distinct, the ids after them were appended unchecked and may
+    /// repeat any id.
+    Log { ids: Vec<ValueId>, unique: usize },
     /// Bit `id % 64` of word `id / 64` is set for each id; `len` of them.
     Dense { words: Vec<u64>, len: usize },
 }
@@ -410,18 +419,6 @@ impl Default for IdSet {
                 len: 0,
                 ids: [0; SMALL_SET],
             },
-        }
-    }
-}
-
-/// Inserts `id` into a hash table of ids; true if it was new.
-#[inline]
-fn table_insert(table: &mut hashbrown::HashTable<ValueId>, id: ValueId) -> bool {
-    match table.entry(id_hash(id), |x| *x == id, |x| id_hash(*x)) {
-        hashbrown::hash_table::Entry::Occupied(_) => false,
-        hashbrown::hash_table::Entry::Vacant(slot) => {
-            slot.insert(id);
-            true
         }
     }
 }
@@ -438,9 +435,32 @@ fn bit_insert(words: &mut Vec<u64>, id: ValueId) -> bool {
     new
 }
 
-/// Smallest hash set considered for a bitmap (checked each time its size
-/// reaches a power of two).
-const DENSE_MIN: usize = 64;
+thread_local! {
+    /// A bitmap over the id space, all clear between uses, in which a
+    /// thread marks the ids of logs to count or deduplicate them.
+    static MARKS: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with the thread's clear bitmap, which `f` must leave clear
+/// (by zeroing the words of the ids it marked).
+fn with_marks<R>(f: impl FnOnce(&mut Vec<u64>) -> R) -> R {
+    MARKS.with(|m| match m.try_borrow_mut() {
+        Ok(mut marks) => f(&mut marks),
+        // Not reached (no use nests another); a fresh bitmap is as good.
+        Err(_) => f(&mut Vec::new()),
+    })
+}
+
+/// Number of distinct ids that `ids` gives (each time it is called).
+fn count_distinct<I: Iterator<Item = ValueId>>(ids: impl Fn() -> I) -> usize {
+    with_marks(|marks| {
+        let n = ids().filter(|&id| bit_insert(marks, id)).count();
+        for id in ids() {
+            marks[id as usize / 64] = 0;
+        }
+        n
+    })
+}
 
 impl IdSet {
     /// An empty set.
@@ -448,77 +468,76 @@ impl IdSet {
         IdSet::default()
     }
 
-    /// Adds `id`; true if it was new.
+    /// Adds `id`.
     #[inline]
-    pub fn insert(&mut self, id: ValueId) -> bool {
+    pub fn insert(&mut self, id: ValueId) {
         match &mut self.repr {
             SetRepr::Small { len, ids } => {
                 let n = *len as usize;
                 if ids[..n].contains(&id) {
-                    return false;
+                    return;
                 }
                 if n < SMALL_SET {
                     ids[n] = id;
                     *len += 1;
-                    return true;
+                    return;
                 }
-                let mut table = hashbrown::HashTable::with_capacity(2 * SMALL_SET);
-                for x in ids.iter().chain([&id]) {
-                    table_insert(&mut table, *x);
-                }
-                self.repr = SetRepr::Large(table);
-                true
+                let mut log = Vec::with_capacity(4 * SMALL_SET);
+                log.extend_from_slice(ids);
+                log.push(id);
+                self.repr = SetRepr::Log {
+                    ids: log,
+                    unique: SMALL_SET + 1,
+                };
             }
-            SetRepr::Large(table) => {
-                if !table_insert(table, id) {
-                    return false;
+            SetRepr::Log { ids, unique } => {
+                ids.push(id);
+                if ids.len() >= 2 * *unique {
+                    self.deduplicate();
                 }
-                let n = table.len();
-                if n >= DENSE_MIN && n.is_power_of_two() {
-                    self.densify_if_compact();
-                }
-                true
             }
             SetRepr::Dense { words, len } => {
                 let need = id as usize / 64 + 1;
                 // A far id would leave the bitmap mostly empty: back to a
-                // table when it would take over twice the table's bytes.
-                if need > words.len() && need * 8 > *len * 10 {
-                    let mut table = hashbrown::HashTable::with_capacity(*len + 1);
-                    for x in self.iter() {
-                        table_insert(&mut table, x);
-                    }
-                    table_insert(&mut table, id);
-                    self.repr = SetRepr::Large(table);
-                    return true;
+                // log when it would take over twice the log's bytes.
+                if need > words.len() && need * 8 > *len * 8 {
+                    let mut ids: Vec<ValueId> = self.iter().collect();
+                    ids.push(id);
+                    let unique = ids.len();
+                    self.repr = SetRepr::Log { ids, unique };
+                    return;
                 }
-                let new = bit_insert(words, id);
-                *len += usize::from(new);
-                new
+                *len += usize::from(bit_insert(words, id));
             }
         }
     }
 
-    /// Turns a hash set into a bitmap when the bitmap (one bit per id up to
-    /// the largest) takes at most twice the bytes the ids take in the table:
-    /// setting a bit costs one word, where an insert probes the table (the
-    /// same bound turns a bitmap back into a table, see [`IdSet::insert`]).
+    /// Drops the repeated ids of a log; then turns it into a bitmap when
+    /// the bitmap (one bit per id up to the largest) takes at most twice
+    /// the bytes of the log's distinct ids.
     #[cold]
-    fn densify_if_compact(&mut self) {
-        let SetRepr::Large(table) = &self.repr else {
+    fn deduplicate(&mut self) {
+        let SetRepr::Log { ids, unique } = &mut self.repr else {
             return;
         };
-        let max = table.iter().copied().max().unwrap_or(0) as usize;
-        let words = max / 64 + 1;
-        // The table holds at least 5 bytes (id and control byte) per id.
-        if words * 8 > table.len() * 5 * 2 {
+        let mut max = 0;
+        with_marks(|marks| {
+            ids.retain(|&id| bit_insert(marks, id));
+            for &id in ids.iter() {
+                marks[id as usize / 64] = 0;
+                max = max.max(id);
+            }
+        });
+        *unique = ids.len();
+        let words = max as usize / 64 + 1;
+        if words * 8 > *unique * 4 * 2 {
             return;
         }
         let mut bits = vec![0u64; words];
-        for id in table.iter() {
-            bit_insert(&mut bits, *id);
+        for &id in ids.iter() {
+            bit_insert(&mut bits, id);
         }
-        let len = table.len();
+        let len = *unique;
         self.repr = SetRepr::Dense { words: bits, len };
     }
 
@@ -526,7 +545,7 @@ impl IdSet {
     pub fn contains(&self, id: ValueId) -> bool {
         match &self.repr {
             SetRepr::Small { len, ids } => ids[..*len as usize].contains(&id),
-            SetRepr::Large(table) => table.find(id_hash(id), |x| *x == id).is_some(),
+            SetRepr::Log { ids, .. } => ids.contains(&id),
             SetRepr::Dense { words, .. } => words
                 .get(id as usize / 64)
                 .is_some_and(|w| w & (1 << (id % 64)) != 0),
@@ -535,9 +554,6 @@ impl IdSet {
 
     /// Adds every id of `other`.
     pub fn union(&mut self, other: &IdSet) {
-        if let SetRepr::Large(table) = &mut self.repr {
-            table.reserve(other.len(), |x| id_hash(*x));
-        }
         for id in other.iter() {
             self.insert(id);
         }
@@ -551,9 +567,9 @@ impl IdSet {
             (None, _) => 0,
             (Some(one), None) => one.len(),
             _ => {
-                let total: usize = sets.clone().map(|s| s.len()).sum();
+                let total: usize = sets.clone().map(|s| s.logged()).sum();
                 if total <= UNION_SCAN_MAX {
-                    // Few ids: a linear scan of those seen beats hashing.
+                    // Few ids: a linear scan of those seen beats marking.
                     let mut seen = [0 as ValueId; UNION_SCAN_MAX];
                     let mut n = 0;
                     for id in sets.flat_map(|s| s.iter()) {
@@ -589,25 +605,18 @@ impl IdSet {
                     }
                     return bits.iter().map(|w| w.count_ones() as usize).sum();
                 }
-                let largest = sets.clone().map(|s| s.len()).max().unwrap_or(0);
-                let mut seen: hashbrown::HashTable<ValueId> =
-                    hashbrown::HashTable::with_capacity(largest * 2);
-                for s in sets {
-                    for id in s.iter() {
-                        table_insert(&mut seen, id);
-                    }
-                }
-                seen.len()
+                count_distinct(|| sets.clone().flat_map(|s| s.iter()))
             }
         }
     }
 
-    /// The ids, in no particular order.
+    /// The ids, in no particular order; an id inserted again since a log
+    /// was last deduplicated may come more than once.
     pub fn iter(&self) -> impl Iterator<Item = ValueId> + '_ {
-        let (small, large, dense) = match &self.repr {
-            SetRepr::Small { len, ids } => (&ids[..*len as usize], None, &[][..]),
-            SetRepr::Large(table) => (&[][..], Some(table.iter()), &[][..]),
-            SetRepr::Dense { words, .. } => (&[][..], None, &words[..]),
+        let (listed, dense) = match &self.repr {
+            SetRepr::Small { len, ids } => (&ids[..*len as usize], &[][..]),
+            SetRepr::Log { ids, .. } => (&ids[..], &[][..]),
+            SetRepr::Dense { words, .. } => (&[][..], &words[..]),
         };
         let bits = dense.iter().enumerate().flat_map(|(w, word)| {
             let mut word = *word;
@@ -619,18 +628,24 @@ impl IdSet {
                 })
             })
         });
-        small
-            .iter()
-            .copied()
-            .chain(large.into_iter().flatten().copied())
-            .chain(bits)
+        listed.iter().copied().chain(bits)
+    }
+
+    /// Ids [`IdSet::iter`] gives, repeats counted (bitmaps: their `len`).
+    fn logged(&self) -> usize {
+        match &self.repr {
+            SetRepr::Small { len, .. } => *len as usize,
+            SetRepr::Log { ids, .. } => ids.len(),
+            SetRepr::Dense { len, .. } => *len,
+        }
     }
 
     /// Number of ids.
     pub fn len(&self) -> usize {
         match &self.repr {
             SetRepr::Small { len, .. } => *len as usize,
-            SetRepr::Large(table) => table.len(),
+            SetRepr::Log { ids, unique } if *unique == ids.len() => *unique,
+            SetRepr::Log { ids, .. } => count_distinct(|| ids.iter().copied()),
             SetRepr::Dense { len, .. } => *len,
         }
     }
@@ -644,20 +659,26 @@ impl IdSet {
     pub fn heap_bytes(&self) -> usize {
         match &self.repr {
             SetRepr::Small { .. } => 0,
-            // An id and a control byte per bucket.
-            SetRepr::Large(table) => table.capacity() * 5,
+            SetRepr::Log { ids, .. } => ids.capacity() * 4,
             SetRepr::Dense { words, .. } => words.len() * 8,
         }
     }
 }
 
 /// Largest union of distinct sets (counting repeats) counted by a linear
-/// scan rather than a hash table.
+/// scan rather than by marking ids in a bitmap.
 const UNION_SCAN_MAX: usize = 32;
 
 impl Serialize for IdSet {
     fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        ser.collect_seq(self.iter())
+        match &self.repr {
+            SetRepr::Log { ids, unique } if *unique < ids.len() => {
+                let mut distinct = self.clone();
+                distinct.deduplicate();
+                ser.collect_seq(distinct.iter())
+            }
+            _ => ser.collect_seq(self.iter()),
+        }
     }
 }
 
@@ -786,9 +807,10 @@ mod tests {
             }
         }
 
-        /// Sets in place, in hash tables and in bitmaps (and the switches
-        /// from one to the next) hold what a `BTreeSet` holds; unions and
-        /// union counts (by scan, by table or by bitmap) agree with it.
+        /// Sets in place, in logs and in bitmaps (and the switches from one
+        /// to the next) hold what a `BTreeSet` holds; unions and union
+        /// counts (by scan, by marking or by bitmap) agree with it, and a
+        /// set saved and loaded holds the same ids.
         #[test]
         fn sets_hold_what_a_btree_set_holds(
             lists in proptest::collection::vec(
@@ -805,7 +827,8 @@ mod tests {
                 let mut set = IdSet::new();
                 let mut model = BTreeSet::new();
                 for &id in list {
-                    proptest::prop_assert_eq!(set.insert(id), model.insert(id));
+                    set.insert(id);
+                    model.insert(id);
                 }
                 proptest::prop_assert_eq!(set.len(), model.len());
                 proptest::prop_assert_eq!(set.iter().collect::<BTreeSet<_>>(), model.clone());
@@ -828,9 +851,9 @@ mod tests {
     }
 
     #[test]
-    fn a_bitmap_up_to_twice_the_table_replaces_it() {
+    fn a_bitmap_up_to_twice_the_log_replaces_it() {
         // 128 ids 60 apart: a bitmap of 120 words (960 bytes) against a
-        // table of at least 640 bytes.
+        // log of 512 bytes.
         let mut set = IdSet::new();
         for id in (0..128).map(|i| i * 60) {
             set.insert(id);
@@ -838,16 +861,17 @@ mod tests {
         assert!(matches!(set.repr, SetRepr::Dense { .. }));
         assert_eq!(set.len(), 128);
         assert!(set.contains(7620) && !set.contains(7621));
-        // 128 ids 200 apart would need 3,200 bytes of bitmap: a table.
+        // 128 ids 200 apart would need 3,200 bytes of bitmap: a log.
         let mut sparse = IdSet::new();
         for id in (0..128).map(|i| i * 200) {
             sparse.insert(id);
         }
-        assert!(matches!(sparse.repr, SetRepr::Large(_)));
+        assert!(matches!(sparse.repr, SetRepr::Log { .. }));
+        assert_eq!(sparse.len(), 128);
     }
 
     #[test]
-    fn a_far_id_turns_a_bitmap_back_into_a_table() {
+    fn a_far_id_turns_a_bitmap_back_into_a_log() {
         let mut set = IdSet::new();
         for id in 0..256 {
             set.insert(id);
@@ -856,11 +880,35 @@ mod tests {
             matches!(set.repr, SetRepr::Dense { .. }),
             "dense ids make a bitmap"
         );
-        assert!(set.insert(10_000_000));
-        assert!(!set.insert(10_000_000));
+        set.insert(10_000_000);
+        assert!(matches!(set.repr, SetRepr::Log { .. }));
+        set.insert(10_000_000);
         assert!(set.heap_bytes() < 64 << 10, "{} bytes", set.heap_bytes());
         assert_eq!(set.len(), 257);
         assert!(set.contains(255) && set.contains(10_000_000) && !set.contains(256));
+    }
+
+    #[test]
+    fn a_log_counts_and_saves_each_id_once() {
+        // 20 ids make a log (deduplicated at 18), then 7 repeats wait in it.
+        let mut set = IdSet::new();
+        for id in (0..20).chain(0..7) {
+            set.insert(id * 1000);
+        }
+        let SetRepr::Log { ids, unique } = &set.repr else {
+            panic!("a log: {:?}", set.repr);
+        };
+        assert!(*unique < ids.len(), "repeats are waiting: {ids:?}");
+        assert_eq!(set.len(), 20);
+        let mut other = IdSet::new();
+        other.insert(19_000);
+        other.insert(20_000);
+        assert_eq!(IdSet::union_len([&set, &other].into_iter()), 21);
+        let saved: Vec<ValueId> =
+            serde_json::from_str(&serde_json::to_string(&set).unwrap()).unwrap();
+        let mut sorted = saved.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..20).map(|i| i * 1000).collect::<Vec<_>>());
     }
 
     #[test]
