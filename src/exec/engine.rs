@@ -1333,7 +1333,8 @@ const AGG_TASKS: usize = 32;
 /// aggregation tasks so that they get about equal work: a state's work in
 /// this batch is estimated from the records its root's masks select,
 /// weighted by its accumulators (`count(DISTINCT)` inserts cost the most).
-/// Largest states first, each to the least loaded task.
+/// The states of one filter root stay together, one after another in one
+/// task; the largest such groups go first, each to the least loaded task.
 fn balance_states(
     plan: &StreamPlan,
     pe: &PlanEval,
@@ -1352,7 +1353,7 @@ fn balance_states(
                 .sum::<u64>();
         }
     }
-    let mut weighted: Vec<(u64, usize)> = plan
+    let weighted: Vec<(u64, usize)> = plan
         .states
         .iter()
         .enumerate()
@@ -1366,18 +1367,30 @@ fn balance_states(
             (root_hits[pe.state_roots[i]] * per_record, i)
         })
         .collect();
-    weighted.sort_unstable_by(|a, b| b.cmp(a));
-    let mut load = [0u64; AGG_TASKS];
-    weighted
+    // The states of one filter go to one task, one after the other: they
+    // read the same records' columns, which the first leaves in cache.
+    let mut by_root: HashMap<usize, (u64, Vec<usize>)> = HashMap::new();
+    for (w, i) in weighted {
+        let e = by_root.entry(pe.state_roots[i]).or_default();
+        e.0 += w;
+        e.1.push(i);
+    }
+    let mut units: Vec<(u64, usize, Vec<usize>)> = by_root
         .into_iter()
-        .map(|(w, i)| {
+        .map(|(root, (w, states))| (w, root, states))
+        .collect();
+    units.sort_unstable_by(|a, b| b.cmp(a));
+    let mut load = [0u64; AGG_TASKS];
+    units
+        .into_iter()
+        .flat_map(|(w, _, states)| {
             let (t, _) = load
                 .iter()
                 .enumerate()
                 .min_by_key(|(_, l)| **l)
                 .expect("at least one worker");
             load[t] += w;
-            (i, t)
+            states.into_iter().map(move |i| (i, t))
         })
         .collect()
 }
