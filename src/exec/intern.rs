@@ -451,8 +451,27 @@ fn with_marks<R>(f: impl FnOnce(&mut Vec<u64>) -> R) -> R {
     })
 }
 
+/// Ids below this are always marked in the thread's bitmap (at most 2 MiB).
+const MARKS_IDS: usize = 1 << 24;
+
+/// Whether ids up to `max`, `n` of them, are marked in the thread's bitmap
+/// rather than sorted: always for the ids an interner hands out (dense, so
+/// below [`MARKS_IDS`] unless there are millions of values), and otherwise
+/// when the bitmap takes at most 32 bytes per id (a set loaded with far ids
+/// does not grow the bitmap out of proportion).
+fn marks_fit(max: ValueId, n: usize) -> bool {
+    (max as usize) < MARKS_IDS || max as usize / 8 <= n * 32
+}
+
 /// Number of distinct ids that `ids` gives (each time it is called).
 fn count_distinct<I: Iterator<Item = ValueId>>(ids: impl Fn() -> I) -> usize {
+    let (n, max) = ids().fold((0, 0), |(n, max), id| (n + 1, max.max(id)));
+    if !marks_fit(max, n) {
+        let mut sorted: Vec<ValueId> = ids().collect();
+        sorted.sort_unstable();
+        sorted.dedup();
+        return sorted.len();
+    }
     with_marks(|marks| {
         let n = ids().filter(|&id| bit_insert(marks, id)).count();
         for id in ids() {
@@ -520,14 +539,18 @@ impl IdSet {
         let SetRepr::Log { ids, unique } = &mut self.repr else {
             return;
         };
-        let mut max = 0;
-        with_marks(|marks| {
-            ids.retain(|&id| bit_insert(marks, id));
-            for &id in ids.iter() {
-                marks[id as usize / 64] = 0;
-                max = max.max(id);
-            }
-        });
+        let max = ids.iter().copied().max().unwrap_or(0);
+        if marks_fit(max, ids.len()) {
+            with_marks(|marks| {
+                ids.retain(|&id| bit_insert(marks, id));
+                for &id in ids.iter() {
+                    marks[id as usize / 64] = 0;
+                }
+            });
+        } else {
+            ids.sort_unstable();
+            ids.dedup();
+        }
         *unique = ids.len();
         let words = max as usize / 64 + 1;
         if words * 8 > *unique * 4 * 2 {
@@ -909,6 +932,20 @@ mod tests {
         let mut sorted = saved.clone();
         sorted.sort_unstable();
         assert_eq!(sorted, (0..20).map(|i| i * 1000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn far_ids_are_counted_without_a_bitmap_as_large() {
+        // Ids near the top of the range (a damaged checkpoint): counted and
+        // deduplicated by sorting, not in a bitmap of half a gigabyte.
+        let mut set = IdSet::new();
+        for id in (0..20).chain(0..20).map(|i| u32::MAX - 1 - i * 7) {
+            set.insert(id);
+        }
+        assert_eq!(set.len(), 20);
+        let other: IdSet = serde_json::from_str("[4294967294, 5]").unwrap();
+        assert_eq!(IdSet::union_len([&set, &other].into_iter()), 21);
+        assert!(MARKS.with(|m| m.borrow().len()) <= MARKS_IDS / 64);
     }
 
     #[test]
