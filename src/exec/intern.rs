@@ -451,6 +451,14 @@ fn with_marks<R>(f: impl FnOnce(&mut Vec<u64>) -> R) -> R {
     })
 }
 
+/// Whether a bitmap of `words` words is worth holding `ids` distinct ids:
+/// it takes at most twice the bytes of a log of them (4 bytes an id). The
+/// one bound both ways: a log becomes a bitmap within it, a bitmap that a
+/// far id would take beyond it becomes a log again.
+fn bitmap_fits(words: usize, ids: usize) -> bool {
+    words * 8 <= ids * 4 * 2
+}
+
 /// Ids below this are always marked in the thread's bitmap (at most 2 MiB).
 const MARKS_IDS: usize = 1 << 24;
 
@@ -519,7 +527,7 @@ impl IdSet {
                 let need = id as usize / 64 + 1;
                 // A far id would leave the bitmap mostly empty: back to a
                 // log when it would take over twice the log's bytes.
-                if need > words.len() && need * 8 > *len * 8 {
+                if need > words.len() && !bitmap_fits(need, *len) {
                     let mut ids: Vec<ValueId> = self.iter().collect();
                     ids.push(id);
                     let unique = ids.len();
@@ -553,7 +561,7 @@ impl IdSet {
         }
         *unique = ids.len();
         let words = max as usize / 64 + 1;
-        if words * 8 > *unique * 4 * 2 {
+        if !bitmap_fits(words, *unique) {
             return;
         }
         let mut bits = vec![0u64; words];
