@@ -10,7 +10,7 @@
 //! and the scan is a loop of our own over the automaton's transitions,
 //! which does not leave and re-enter a search per match (a common literal,
 //! a short word or a single letter, matches many times per text), and
-//! which walks a long text as two halves at once.
+//! which walks a long text as two or four parts at once.
 
 use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::{dfa, nfa, AhoCorasick, Anchored};
@@ -69,46 +69,46 @@ impl LiteralAutomaton {
     /// at least once each (once per occurrence or more), in no set order.
     #[inline]
     pub fn for_each_match(&self, text: &[u8], found: impl FnMut(usize)) {
-        self.search(text, true, found);
+        self.search(text, MOST_WALKS, found);
     }
 
-    /// As [`LiteralAutomaton::for_each_match`], but a long text too is
-    /// scanned in one walk: for benchmarks, which compare the two.
-    pub fn for_each_match_in_one_walk(&self, text: &[u8], found: impl FnMut(usize)) {
-        self.search(text, false, found);
+    /// As [`LiteralAutomaton::for_each_match`], but in at most `walks`
+    /// walks at once (1, 2 or 4; see [`MOST_WALKS`]): for benchmarks and
+    /// tests, which compare them.
+    pub fn for_each_match_in_walks(&self, text: &[u8], walks: usize, found: impl FnMut(usize)) {
+        self.search(text, walks, found);
     }
 
     #[inline]
-    fn search(&self, text: &[u8], split: bool, mut found: impl FnMut(usize)) {
+    fn search(&self, text: &[u8], walks: usize, mut found: impl FnMut(usize)) {
         match self {
             LiteralAutomaton::Few(a) => {
                 for m in a.find_overlapping_iter(text) {
                     found(m.pattern().as_usize());
                 }
             }
-            LiteralAutomaton::Dfa(a) => scan(a, text, split, found),
-            LiteralAutomaton::Nfa(a) => scan(a, text, split, found),
+            LiteralAutomaton::Dfa(a) => scan(a, text, walks, found),
+            LiteralAutomaton::Nfa(a) => scan(a, text, walks, found),
         }
     }
 }
 
-/// Texts shorter than twice the longest literal plus this are scanned by
-/// one walk through the automaton; longer ones by two at once.
-pub const SPLIT_SLACK: usize = 16;
+/// Walks through the automaton that one text is scanned in at most. Each
+/// step of a walk waits for the previous one (the next state is read from
+/// the table at the current one), so a text is cut in parts that walks
+/// take in one loop, and the processor overlaps their table reads. Measured
+/// with `cargo bench --bench literals` (BENCHMARKS.md, nineteenth session).
+pub const MOST_WALKS: usize = 4;
 
-/// The overlapping scan of `text` through `aut`, in two walks when `split`
-/// and the text is long.
-///
-/// Each step of a walk waits for the previous one (the next state is read
-/// from the table at the current one), so a long text is cut in two halves
-/// that two walks take in one loop, and the processor overlaps their table
-/// reads. The second walk starts from the start state a longest literal
-/// (less one byte) before the middle, so every occurrence lies within one
-/// of the two walks: one that ends in the first half in the first, one
-/// that ends after it in the second. Occurrences in that overlap may be
-/// reported twice.
+/// A text is scanned in `k` walks when each walk has at least this many
+/// bytes of its own beyond the longest literal (less one byte) that it
+/// shares with the walk before it; otherwise in fewer.
+pub const SPLIT_SLACK: usize = 8;
+
+/// The overlapping scan of `text` through `aut`, in up to `most_walks`
+/// walks at once.
 #[inline]
-fn scan<A: Automaton>(aut: &A, text: &[u8], split: bool, mut found: impl FnMut(usize)) {
+fn scan<A: Automaton>(aut: &A, text: &[u8], most_walks: usize, mut found: impl FnMut(usize)) {
     let Ok(start) = aut.start_state(Anchored::No) else {
         return;
     };
@@ -122,51 +122,73 @@ fn scan<A: Automaton>(aut: &A, text: &[u8], split: bool, mut found: impl FnMut(u
         report(start);
     }
     let overlap = aut.max_pattern_len().saturating_sub(1);
-    if !split || text.len() < 2 * overlap + SPLIT_SLACK {
+    let fits = |k: usize| k <= most_walks && text.len() >= k * (overlap + SPLIT_SLACK);
+    if fits(4) {
+        scan_in_walks::<A, 4>(aut, start, text, overlap, &mut report);
+    } else if fits(2) {
+        scan_in_walks::<A, 2>(aut, start, text, overlap, &mut report);
+    } else {
         walk(aut, start, text, &mut report);
-        return;
     }
-    let mid = text.len() / 2;
-    let first = &text[..mid];
-    let (second, rest) = text[mid - overlap..].split_at(mid);
-    let (mut a, mut b) = (start, start);
+}
+
+/// The scan of `text` in `K` walks at once, each over `len` bytes: walk
+/// `j` starts `j * (len - overlap)` bytes in, from the start state, so it
+/// starts `overlap` (the longest literal less one byte) before the walk
+/// ahead of it ends. Every occurrence then lies within one walk: one that
+/// ends inside walk `j`'s last `len - overlap` bytes starts no earlier
+/// than walk `j` does. The last walk goes on to the end of the text.
+/// Occurrences within an overlap may be reported twice.
+fn scan_in_walks<A: Automaton, const K: usize>(
+    aut: &A,
+    start: StateID,
+    text: &[u8],
+    overlap: usize,
+    report: &mut impl FnMut(StateID),
+) {
+    let len = (text.len() + (K - 1) * overlap) / K;
+    let step = len - overlap;
+    let parts: [&[u8]; K] = std::array::from_fn(|j| &text[j * step..j * step + len]);
+    let mut states = [start; K];
     let mut at = 0;
-    while at < first.len() {
-        let (stop, na, nb) = walk_two(aut, a, b, &first[at..], &second[at..]);
-        (a, b) = (na, nb);
+    while at < len {
+        let (stop, next) = walk_many(aut, states, parts.map(|p| &p[at..]));
+        states = next;
         at += stop;
         // A dead state (which an unanchored search of every match never
         // reaches) is special but no match, and a walk stays in it.
-        if aut.is_match(a) {
-            report(a);
-        }
-        if aut.is_match(b) {
-            report(b);
+        for s in states {
+            if aut.is_match(s) {
+                report(s);
+            }
         }
     }
-    walk(aut, b, rest, &mut report);
+    walk(aut, states[K - 1], &text[(K - 1) * step + len..], report);
 }
 
-/// Two walks through `aut` at once, over `x` from state `a` and over `y`
-/// (as long as `x`) from `b`, up to the first byte after which either is in
-/// a special state: how many bytes were taken, and the two states then.
+/// `K` walks through `aut` at once, walk `j` over `parts[j]` (all of one
+/// length) from `states[j]`, up to the first byte after which any of them
+/// is in a special state: how many bytes were taken, and the states then.
 /// Kept out of line, so that the loop's few values stay in registers.
 #[inline(never)]
-fn walk_two<A: Automaton>(
+fn walk_many<A: Automaton, const K: usize>(
     aut: &A,
-    mut a: StateID,
-    mut b: StateID,
-    x: &[u8],
-    y: &[u8],
-) -> (usize, StateID, StateID) {
-    for (i, (&p, &q)) in x.iter().zip(y).enumerate() {
-        a = aut.next_state(Anchored::No, a, p);
-        b = aut.next_state(Anchored::No, b, q);
-        if aut.is_special(a) | aut.is_special(b) {
-            return (i + 1, a, b);
+    mut states: [StateID; K],
+    parts: [&[u8]; K],
+) -> (usize, [StateID; K]) {
+    let n = parts[0].len();
+    let parts = parts.map(|p| &p[..n]);
+    for i in 0..n {
+        let mut special = false;
+        for (sid, part) in states.iter_mut().zip(&parts) {
+            *sid = aut.next_state(Anchored::No, *sid, part[i]);
+            special |= aut.is_special(*sid);
+        }
+        if special {
+            return (i + 1, states);
         }
     }
-    (x.len(), a, b)
+    (n, states)
 }
 
 /// One walk through `aut` over `text` from state `sid`, reporting the
@@ -188,7 +210,7 @@ fn walk<A: Automaton>(aut: &A, mut sid: StateID, text: &[u8], report: &mut impl 
 
 /// One walk through `aut` over `text` from state `sid`, up to the first
 /// byte after which it is in a special state: how many bytes were taken,
-/// and the state then. Kept out of line, as [`walk_two`].
+/// and the state then. Kept out of line, as [`walk_many`].
 #[inline(never)]
 fn walk_one<A: Automaton>(aut: &A, mut sid: StateID, text: &[u8]) -> (usize, StateID) {
     for (i, &b) in text.iter().enumerate() {
@@ -220,10 +242,14 @@ mod tests {
     }
 
     fn ours(patterns: &[String], text: &str) -> BTreeSet<usize> {
+        ours_in(patterns, text, MOST_WALKS)
+    }
+
+    fn ours_in(patterns: &[String], text: &str, walks: usize) -> BTreeSet<usize> {
         let mut got = BTreeSet::new();
         LiteralAutomaton::new(patterns)
             .unwrap()
-            .for_each_match(text.as_bytes(), |p| {
+            .for_each_match_in_walks(text.as_bytes(), walks, |p| {
                 got.insert(p);
             });
         got
@@ -241,20 +267,28 @@ mod tests {
     }
 
     #[test]
-    fn long_texts_are_scanned_in_two_halves_that_miss_nothing() {
-        // Four or more literals take our loop; a text of 40 bytes or more,
-        // with a longest literal of 12, is cut in two. Each literal is put
-        // at every place in 40 bytes of filler: at the very start, across
-        // the middle, at the very end.
+    fn long_texts_are_scanned_in_parts_that_miss_nothing() {
+        // Four or more literals take our loop. With a longest literal of
+        // 12, a text of 38 bytes or more is cut in two, one of 76 or more
+        // in four. Each literal is put at every place in 40 and in 100
+        // bytes of filler: at the very start, across every cut, at the
+        // very end.
         let pats: Vec<String> = ["needle", "haystack", "ab", "middle term!"]
             .iter()
             .map(|s| s.to_string())
             .collect();
-        let filler = "x".repeat(40);
-        for (i, p) in pats.iter().enumerate() {
-            for at in 0..=filler.len() {
-                let text = format!("{}{}{}", &filler[..at], p, &filler[at..]);
-                assert_eq!(ours(&pats, &text), BTreeSet::from([i]), "{text:?}");
+        for filler in ["x".repeat(40), "x".repeat(100)] {
+            for (i, p) in pats.iter().enumerate() {
+                for at in 0..=filler.len() {
+                    let text = format!("{}{}{}", &filler[..at], p, &filler[at..]);
+                    for walks in [1, 2, 4] {
+                        assert_eq!(
+                            ours_in(&pats, &text, walks),
+                            BTreeSet::from([i]),
+                            "{walks} walks: {text:?}"
+                        );
+                    }
+                }
             }
         }
     }
@@ -262,12 +296,14 @@ mod tests {
     proptest! {
         /// Every kind of automaton (few literals, up to 8, past
         /// DFA_MAX_PATTERNS) finds the literals that aho-corasick's
-        /// overlapping iterator finds, in texts scanned whole and in halves.
+        /// overlapping iterator finds, in texts scanned whole, in halves
+        /// and in quarters.
         #[test]
         fn scans_agree_with_aho_corasick(
-            pats in prop::collection::vec("[abAB ]{0,4}", 1..8),
-            text in "[abcAB ]{0,80}",
+            pats in prop::collection::vec("[abAB ]{0,6}", 1..8),
+            text in "[abcAB ]{0,120}",
             many in any::<bool>(),
+            walks in prop::sample::select(vec![1usize, 2, 4]),
         ) {
             // Past DFA_MAX_PATTERNS literals the automaton is an NFA: pad
             // with literals that never occur.
@@ -275,7 +311,7 @@ mod tests {
             if many {
                 pats.extend((0..DFA_MAX_PATTERNS).map(|i| format!("z{i}z")));
             }
-            prop_assert_eq!(ours(&pats, &text), reference(&pats, &text));
+            prop_assert_eq!(ours_in(&pats, &text, walks), reference(&pats, &text));
         }
     }
 }
