@@ -2207,6 +2207,11 @@ impl DecodeCtx<'_> {
                 continue;
             }
             eval.start_run();
+            eval.scan_run(
+                &plan.graph,
+                &out.slots[first * width..(first + run_lines.len()) * width],
+                width,
+            );
             for k in 0..run_lines.len() {
                 let rec = &out.slots[(first + k) * width..(first + k + 1) * width];
                 eval.atoms(&plan.graph, k, rec);

@@ -133,9 +133,9 @@ impl EvalShape {
 /// Reusable buffers for evaluating one graph, run after run: per node, a
 /// TRUE mask and a FALSE mask over the records of the current run.
 ///
-/// A run is [`Evaluator::start_run`], [`Evaluator::atoms`] for each of its
-/// records, then [`Evaluator::finish_run`]; then [`Evaluator::true_mask`]
-/// reads any node.
+/// A run is [`Evaluator::start_run`], optionally [`Evaluator::scan_run`],
+/// [`Evaluator::atoms`] for each of its records in order, then
+/// [`Evaluator::finish_run`]; then [`Evaluator::true_mask`] reads any node.
 #[derive(Debug)]
 pub struct Evaluator<'s> {
     shape: &'s EvalShape,
@@ -143,6 +143,14 @@ pub struct Evaluator<'s> {
     /// are set, an atom's second mask is UNKNOWN instead).
     masks: Vec<u64>,
     patsets: Vec<PatternSet>,
+    /// Per scanner: its automaton scans the texts of a run together.
+    together: Vec<bool>,
+    /// True when [`Evaluator::scan_run`] scanned this run's texts.
+    scanned: bool,
+    /// Per scanner scanned together: the prefilter literals (indexes into
+    /// [`FieldScanner::prefilters`]) found in the run's texts, by record,
+    /// and how many of them records already evaluated took.
+    prefilter_hits: Vec<(Vec<(u32, u32)>, usize)>,
 }
 
 impl<'s> Evaluator<'s> {
@@ -162,6 +170,17 @@ impl<'s> Evaluator<'s> {
                 .iter()
                 .map(|s| PatternSet::new(s.regexes.len()))
                 .collect(),
+            together: graph
+                .scanners
+                .iter()
+                .map(|s| {
+                    s.literal_automaton
+                        .as_ref()
+                        .is_some_and(|a| a.scans_texts_together())
+                })
+                .collect(),
+            scanned: false,
+            prefilter_hits: vec![(Vec::new(), 0); graph.scanners.len()],
         }
     }
 
@@ -173,6 +192,61 @@ impl<'s> Evaluator<'s> {
             self.masks[i] = 0;
             self.masks[i + 1] = 0;
         }
+        self.scanned = false;
+    }
+
+    /// Scans the texts of the run's records (`slots`, `width` values per
+    /// record, at most [`RUN`] records) for the literals of every scanner
+    /// whose automaton scans texts together: one pass over all of them,
+    /// several texts walked at once, instead of one scan per record in
+    /// [`Evaluator::atoms`]. Call after [`Evaluator::start_run`], before
+    /// the run's atoms.
+    pub fn scan_run(&mut self, graph: &PredGraph, slots: &[Value<'_>], width: usize) {
+        let Evaluator {
+            masks,
+            together,
+            prefilter_hits,
+            scanned,
+            ..
+        } = self;
+        let records = slots.len() / width.max(1);
+        debug_assert!(records <= RUN);
+        let mut texts: Vec<&[u8]> = Vec::with_capacity(records);
+        let mut of_text: Vec<u32> = Vec::with_capacity(records);
+        for ((sc, together), (hits, taken)) in graph
+            .scanners
+            .iter()
+            .zip(together.iter())
+            .zip(prefilter_hits.iter_mut())
+        {
+            hits.clear();
+            *taken = 0;
+            let Some(ac) = sc.literal_automaton.as_ref().filter(|_| *together) else {
+                continue;
+            };
+            texts.clear();
+            of_text.clear();
+            for k in 0..records {
+                if let Value::Str(s) = &slots[k * width + sc.slot] {
+                    texts.push(s.as_bytes());
+                    of_text.push(k as u32);
+                }
+            }
+            ac.for_each_match_in_texts(&texts, |t, p| {
+                let k = of_text[t];
+                match sc.literal_nodes.get(p) {
+                    Some(nodes) => {
+                        let mut set = Setter { masks, bit: 1 << k };
+                        for n in nodes {
+                            set.to(*n, Truth::True);
+                        }
+                    }
+                    None => hits.push((k, (p - sc.literals.len()) as u32)),
+                }
+            });
+            hits.sort_unstable();
+        }
+        *scanned = true;
     }
 
     /// Answers every atom for record `k` of the run (below [`RUN`]), whose
@@ -186,8 +260,23 @@ impl<'s> Evaluator<'s> {
         for (idx, unknown) in graph.eq_indexes.iter().zip(&self.shape.eq_unknown) {
             eval_eq(idx, unknown, &record[idx.slot], &mut set);
         }
-        for (sc, ps) in graph.scanners.iter().zip(self.patsets.iter_mut()) {
-            eval_scanner(sc, &record[sc.slot], &mut set, ps);
+        for (((sc, ps), together), (hits, taken)) in graph
+            .scanners
+            .iter()
+            .zip(self.patsets.iter_mut())
+            .zip(&self.together)
+            .zip(self.prefilter_hits.iter_mut())
+        {
+            // Literals scanned with the run's other texts: this record's
+            // prefilter literals are the next hits.
+            let scanned = (self.scanned && *together).then(|| {
+                let from = *taken;
+                while hits.get(*taken).is_some_and(|h| h.0 == k as u32) {
+                    *taken += 1;
+                }
+                &hits[from..*taken]
+            });
+            eval_scanner(sc, &record[sc.slot], &mut set, ps, scanned);
         }
         for s in &graph.singles {
             let (node, t) = match s {
@@ -320,9 +409,17 @@ fn eval_eq(idx: &EqIndex, unknown: &[Vec<u32>; CLASSES], v: &Value<'_>, set: &mu
 
 /// The atoms of one field's scanner for value `v`: true for the literals and
 /// regexes found in a text (or the members of an array), unknown for a
-/// value that is neither, else false.
+/// value that is neither, else false. `scanned`: a text's literals were
+/// already found ([`Evaluator::scan_run`]), and these are its prefilter
+/// literals (record, index into [`FieldScanner::prefilters`]).
 #[inline]
-fn eval_scanner(sc: &FieldScanner, v: &Value<'_>, set: &mut Setter<'_>, patset: &mut PatternSet) {
+fn eval_scanner(
+    sc: &FieldScanner,
+    v: &Value<'_>,
+    set: &mut Setter<'_>,
+    patset: &mut PatternSet,
+    scanned: Option<&[(u32, u32)]>,
+) {
     match v {
         Value::Str(s) => {
             // Without prefilters the regex set runs on every text; with
@@ -330,7 +427,13 @@ fn eval_scanner(sc: &FieldScanner, v: &Value<'_>, set: &mut Setter<'_>, patset: 
             // the literals it needs.
             let prefiltered = sc.regexes_prefiltered();
             patset.clear();
-            if let Some(ac) = &sc.literal_automaton {
+            if let Some(hits) = scanned {
+                for (_, f) in hits {
+                    for r in &sc.prefilter_regexes[*f as usize] {
+                        patset.insert(PatternID::new_unchecked(*r as usize));
+                    }
+                }
+            } else if let Some(ac) = &sc.literal_automaton {
                 ac.for_each_match(s.as_bytes(), |p| match sc.literal_nodes.get(p) {
                     Some(nodes) => {
                         for n in nodes {
@@ -448,7 +551,7 @@ mod tests {
                 args,
                 eq_unknown: Vec::new(),
             };
-            let mut ev = Evaluator { shape: &shape, masks: vec![0; 2 * n], patsets: Vec::new() };
+            let mut ev = Evaluator { shape: &shape, masks: vec![0; 2 * n], patsets: Vec::new(), together: Vec::new(), scanned: false, prefilter_hits: Vec::new() };
             ev.start_run();
             for (k, truths) in leaf_truths.iter().enumerate() {
                 let mut set = Setter { masks: &mut ev.masks, bit: 1 << k };

@@ -79,6 +79,29 @@ impl LiteralAutomaton {
         self.search(text, walks, found);
     }
 
+    /// True when [`LiteralAutomaton::for_each_match_in_texts`] scans
+    /// several texts at once (our loop); false when it scans them one by
+    /// one (few literals, found by `aho-corasick`'s own search).
+    pub fn scans_texts_together(&self) -> bool {
+        !matches!(self, LiteralAutomaton::Few(_))
+    }
+
+    /// Calls `found(i, id)` with the id of every pattern that occurs in
+    /// `texts[i]`, for every `i`: at least once each, in no set order.
+    /// Several texts are walked at once ([`LANES`]), each from its start to
+    /// its end, so that no text is cut and no walk repeats bytes.
+    pub fn for_each_match_in_texts(&self, texts: &[&[u8]], mut found: impl FnMut(usize, usize)) {
+        match self {
+            LiteralAutomaton::Few(_) => {
+                for (i, text) in texts.iter().enumerate() {
+                    self.for_each_match(text, |p| found(i, p));
+                }
+            }
+            LiteralAutomaton::Dfa(a) => scan_texts(a, texts, found),
+            LiteralAutomaton::Nfa(a) => scan_texts(a, texts, found),
+        }
+    }
+
     #[inline]
     fn search(&self, text: &[u8], walks: usize, mut found: impl FnMut(usize)) {
         match self {
@@ -121,14 +144,26 @@ fn scan<A: Automaton>(aut: &A, text: &[u8], most_walks: usize, mut found: impl F
     if aut.is_match(start) {
         report(start);
     }
+    scan_from(aut, start, text, most_walks, &mut report);
+}
+
+/// The scan of `text` from the start state `start` (whose own match is
+/// not reported), in up to `most_walks` walks at once.
+fn scan_from<A: Automaton>(
+    aut: &A,
+    start: StateID,
+    text: &[u8],
+    most_walks: usize,
+    report: &mut impl FnMut(StateID),
+) {
     let overlap = aut.max_pattern_len().saturating_sub(1);
     let fits = |k: usize| k <= most_walks && text.len() >= k * (overlap + SPLIT_SLACK);
     if fits(4) {
-        scan_in_walks::<A, 4>(aut, start, text, overlap, &mut report);
+        scan_in_walks::<A, 4>(aut, start, text, overlap, report);
     } else if fits(2) {
-        scan_in_walks::<A, 2>(aut, start, text, overlap, &mut report);
+        scan_in_walks::<A, 2>(aut, start, text, overlap, report);
     } else {
-        walk(aut, start, text, &mut report);
+        walk(aut, start, text, report);
     }
 }
 
@@ -164,6 +199,76 @@ fn scan_in_walks<A: Automaton, const K: usize>(
         }
     }
     walk(aut, states[K - 1], &text[(K - 1) * step + len..], report);
+}
+
+/// Texts walked at once by [`LiteralAutomaton::for_each_match_in_texts`].
+pub const LANES: usize = 4;
+
+/// The overlapping scan of every text of `texts` through `aut`, in
+/// [`LANES`] walks at once: each walk (a lane) takes the next text when
+/// its own ends. The lanes advance together by the bytes that all of them
+/// have left (or up to a match); when no text is left to take, the texts
+/// still in the lanes are finished one by one.
+fn scan_texts<A: Automaton>(aut: &A, texts: &[&[u8]], mut found: impl FnMut(usize, usize)) {
+    let Ok(start) = aut.start_state(Anchored::No) else {
+        return;
+    };
+    let mut report = |i: usize, sid: StateID| {
+        for m in 0..aut.match_len(sid) {
+            found(i, aut.match_pattern(sid, m).as_usize());
+        }
+    };
+    // The empty literal matches before the first byte of every text.
+    if aut.is_match(start) {
+        for i in 0..texts.len() {
+            report(i, start);
+        }
+    }
+    let mut pending = (0..texts.len()).filter(|i| !texts[*i].is_empty());
+    // Each lane's text, and how far into it the lane is.
+    let mut lanes = [(usize::MAX, 0usize); LANES];
+    for lane in lanes.iter_mut() {
+        match pending.next() {
+            Some(i) => *lane = (i, 0),
+            None => break,
+        }
+    }
+    let mut states = [start; LANES];
+    let mut full = lanes.iter().all(|(i, _)| *i != usize::MAX);
+    while full {
+        let step = lanes
+            .iter()
+            .map(|(i, at)| texts[*i].len() - at)
+            .min()
+            .unwrap_or(0);
+        let parts = lanes.map(|(i, at)| &texts[i][at..at + step]);
+        let (stop, next) = walk_many(aut, states, parts);
+        states = next;
+        for (lane, sid) in lanes.iter_mut().zip(states.iter_mut()) {
+            lane.1 += stop;
+            if aut.is_match(*sid) {
+                report(lane.0, *sid);
+            }
+            if lane.1 == texts[lane.0].len() {
+                match pending.next() {
+                    Some(i) => (*lane, *sid) = ((i, 0), start),
+                    None => full = false,
+                }
+            }
+        }
+    }
+    // Fewer texts left than lanes: each finished on its own, one not yet
+    // begun cut in parts as a single text is.
+    for ((i, at), sid) in lanes.into_iter().zip(states) {
+        if i == usize::MAX || at == texts[i].len() {
+            continue;
+        }
+        let report = &mut |s| report(i, s);
+        match at {
+            0 => scan_from(aut, start, texts[i], MOST_WALKS, report),
+            _ => walk(aut, sid, &texts[i][at..], report),
+        }
+    }
 }
 
 /// `K` walks through `aut` at once, walk `j` over `parts[j]` (all of one
@@ -293,7 +398,60 @@ mod tests {
         }
     }
 
+    /// The patterns found in each text by scanning them together.
+    fn ours_together(patterns: &[String], texts: &[String]) -> Vec<BTreeSet<usize>> {
+        let mut got = vec![BTreeSet::new(); texts.len()];
+        let bytes: Vec<&[u8]> = texts.iter().map(|t| t.as_bytes()).collect();
+        LiteralAutomaton::new(patterns)
+            .unwrap()
+            .for_each_match_in_texts(&bytes, |i, p| {
+                got[i].insert(p);
+            });
+        got
+    }
+
+    #[test]
+    fn texts_scanned_together_keep_their_own_matches() {
+        let pats: Vec<String> = ["needle", "haystack", "ab", "middle term!", "ba"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let texts: Vec<String> = [
+            "a needle",
+            "",
+            "no",
+            "HAYSTACK and a needle, much longer than the others around it",
+            "x",
+            "middle term! ab",
+            "aba",
+            "b",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let expect: Vec<BTreeSet<usize>> = texts.iter().map(|t| reference(&pats, t)).collect();
+        assert_eq!(ours_together(&pats, &texts), expect);
+        assert_eq!(expect[3], BTreeSet::from([0, 1]));
+        assert_eq!(expect[6], BTreeSet::from([2, 4]));
+    }
+
     proptest! {
+        /// Texts scanned together, in lanes that take the next text as
+        /// their own ends, find in each text what a scan of it alone finds.
+        #[test]
+        fn texts_scanned_together_agree_with_aho_corasick(
+            pats in prop::collection::vec("[abAB ]{0,6}", 1..8),
+            texts in prop::collection::vec("[abcAB ]{0,40}", 0..12),
+            many in any::<bool>(),
+        ) {
+            let mut pats = pats;
+            if many {
+                pats.extend((0..DFA_MAX_PATTERNS).map(|i| format!("z{i}z")));
+            }
+            let expect: Vec<BTreeSet<usize>> = texts.iter().map(|t| reference(&pats, t)).collect();
+            prop_assert_eq!(ours_together(&pats, &texts), expect);
+        }
+
         /// Every kind of automaton (few literals, up to 8, past
         /// DFA_MAX_PATTERNS) finds the literals that aho-corasick's
         /// overlapping iterator finds, in texts scanned whole, in halves
