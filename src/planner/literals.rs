@@ -224,34 +224,33 @@ fn scan_texts<A: Automaton>(aut: &A, texts: &[&[u8]], mut found: impl FnMut(usiz
             report(i, start);
         }
     }
-    let mut pending = (0..texts.len()).filter(|i| !texts[*i].is_empty());
-    // Each lane's text, and how far into it the lane is.
-    let mut lanes = [(usize::MAX, 0usize); LANES];
+    let mut pending = texts
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(|(_, t)| !t.is_empty());
+    // Each lane's text, and the part of it still to walk.
+    let mut lanes: [(usize, &[u8]); LANES] = [(usize::MAX, &[]); LANES];
     for lane in lanes.iter_mut() {
         match pending.next() {
-            Some(i) => *lane = (i, 0),
+            Some((i, text)) => *lane = (i, text),
             None => break,
         }
     }
     let mut states = [start; LANES];
     let mut full = lanes.iter().all(|(i, _)| *i != usize::MAX);
     while full {
-        let step = lanes
-            .iter()
-            .map(|(i, at)| texts[*i].len() - at)
-            .min()
-            .unwrap_or(0);
-        let parts = lanes.map(|(i, at)| &texts[i][at..at + step]);
-        let (stop, next) = walk_many(aut, states, parts);
+        let step = lanes.iter().map(|(_, rest)| rest.len()).min().unwrap_or(0);
+        let (stop, next) = walk_many(aut, states, lanes.map(|(_, rest)| &rest[..step]));
         states = next;
         for (lane, sid) in lanes.iter_mut().zip(states.iter_mut()) {
-            lane.1 += stop;
+            lane.1 = &lane.1[stop..];
             if aut.is_match(*sid) {
                 report(lane.0, *sid);
             }
-            if lane.1 == texts[lane.0].len() {
+            if lane.1.is_empty() {
                 match pending.next() {
-                    Some(i) => (*lane, *sid) = ((i, 0), start),
+                    Some(text) => (*lane, *sid) = (text, start),
                     None => full = false,
                 }
             }
@@ -259,14 +258,15 @@ fn scan_texts<A: Automaton>(aut: &A, texts: &[&[u8]], mut found: impl FnMut(usiz
     }
     // Fewer texts left than lanes: each finished on its own, one not yet
     // begun cut in parts as a single text is.
-    for ((i, at), sid) in lanes.into_iter().zip(states) {
-        if i == usize::MAX || at == texts[i].len() {
+    for ((i, rest), sid) in lanes.into_iter().zip(states) {
+        if rest.is_empty() {
             continue;
         }
         let report = &mut |s| report(i, s);
-        match at {
-            0 => scan_from(aut, start, texts[i], MOST_WALKS, report),
-            _ => walk(aut, sid, &texts[i][at..], report),
+        if rest.len() == texts[i].len() {
+            scan_from(aut, start, rest, MOST_WALKS, report);
+        } else {
+            walk(aut, sid, rest, report);
         }
     }
 }
