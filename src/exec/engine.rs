@@ -2176,7 +2176,6 @@ impl DecodeCtx<'_> {
         let n_roots = pe.root_nodes.len();
         let mut out = self.spare.take();
         let mut eval = Evaluator::new(&pe.shape, &plan.graph);
-        let mut slots: Vec<Value<'a>> = vec![Value::Null; width];
         let mut scratch = self.log.map(|(d, _)| d.scratch());
         // The filter queries that a run's lines matched, as (line in the
         // run) << 32 | (filter), and a line's rows by shape.
@@ -2195,11 +2194,17 @@ impl DecodeCtx<'_> {
             while run_lines.len() < RUN {
                 let Some(raw) = lines.next() else { break };
                 let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-                let status = self.decode_line(raw, &mut slots, &mut scratch, &mut key_order);
+                // Decoded in place, into the next record's slots (all
+                // `NULL`), which a line that is not accepted gives back.
+                let at = out.slots.len();
+                out.slots.resize(at + width, Value::Null);
+                let status =
+                    self.decode_line(raw, &mut out.slots[at..], &mut scratch, &mut key_order);
                 if let RecStatus::Ok { ts, line } = &status {
                     out.ts.push(*ts);
-                    out.slots.extend(slots.iter_mut().map(std::mem::take));
                     run_lines.push(line);
+                } else {
+                    out.slots.truncate(at);
                 }
                 out.records.push(DecodedLine { raw, status });
             }
@@ -2310,6 +2315,7 @@ impl DecodeCtx<'_> {
         }
     }
 
+    /// Decodes one line into `slots` (one per field, all `NULL`).
     fn decode_line<'a>(
         &self,
         raw: &'a [u8],
@@ -2333,9 +2339,6 @@ impl DecodeCtx<'_> {
                 return RecStatus::Reject(format!("invalid UTF-8 at byte {}", e.valid_up_to()))
             }
         };
-        for s in slots.iter_mut() {
-            *s = Value::Null;
-        }
         let decoded = match (self.format, self.header) {
             (Format::Json, _) => decode::decode_json_in_order(line, self.fields, slots, key_order),
             (Format::Csv, Some(h)) => decode::decode_csv(line, h, slots),
