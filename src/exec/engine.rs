@@ -2197,7 +2197,7 @@ impl DecodeCtx<'_> {
                 // Decoded in place, into the next record's slots (all
                 // `NULL`), which a line that is not accepted gives back.
                 let at = out.slots.len();
-                out.slots.resize(at + width, Value::Null);
+                out.slots.resize_with(at + width, || Value::Null);
                 let status =
                     self.decode_line(raw, &mut out.slots[at..], &mut scratch, &mut key_order);
                 if let RecStatus::Ok { ts, line } = &status {

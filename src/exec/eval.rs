@@ -147,10 +147,10 @@ pub struct Evaluator<'s> {
     together: Vec<bool>,
     /// True when [`Evaluator::scan_run`] scanned this run's texts.
     scanned: bool,
-    /// Per scanner scanned together: the prefilter literals (indexes into
-    /// [`FieldScanner::prefilters`]) found in the run's texts, by record,
-    /// and how many of them records already evaluated took.
-    prefilter_hits: Vec<(Vec<(u32, u32)>, usize)>,
+    /// Per scanner scanned together, per record of the run: the
+    /// prefilter literals (indexes into [`FieldScanner::prefilters`])
+    /// found in its text.
+    prefilter_hits: Vec<Vec<Vec<u32>>>,
 }
 
 impl<'s> Evaluator<'s> {
@@ -180,7 +180,7 @@ impl<'s> Evaluator<'s> {
                 })
                 .collect(),
             scanned: false,
-            prefilter_hits: vec![(Vec::new(), 0); graph.scanners.len()],
+            prefilter_hits: vec![vec![Vec::new(); RUN]; graph.scanners.len()],
         }
     }
 
@@ -213,17 +213,18 @@ impl<'s> Evaluator<'s> {
         debug_assert!(records <= RUN);
         let mut texts: Vec<&[u8]> = Vec::with_capacity(records);
         let mut of_text: Vec<u32> = Vec::with_capacity(records);
-        for ((sc, together), (hits, taken)) in graph
+        for ((sc, together), hits) in graph
             .scanners
             .iter()
             .zip(together.iter())
             .zip(prefilter_hits.iter_mut())
         {
-            hits.clear();
-            *taken = 0;
             let Some(ac) = sc.literal_automaton.as_ref().filter(|_| *together) else {
                 continue;
             };
+            if !sc.prefilters.is_empty() {
+                hits.iter_mut().for_each(Vec::clear);
+            }
             texts.clear();
             of_text.clear();
             for k in 0..records {
@@ -241,10 +242,9 @@ impl<'s> Evaluator<'s> {
                             set.to(*n, Truth::True);
                         }
                     }
-                    None => hits.push((k, (p - sc.literals.len()) as u32)),
+                    None => hits[k as usize].push((p - sc.literals.len()) as u32),
                 }
             });
-            hits.sort_unstable();
         }
         *scanned = true;
     }
@@ -260,22 +260,16 @@ impl<'s> Evaluator<'s> {
         for (idx, unknown) in graph.eq_indexes.iter().zip(&self.shape.eq_unknown) {
             eval_eq(idx, unknown, &record[idx.slot], &mut set);
         }
-        for (((sc, ps), together), (hits, taken)) in graph
+        for (((sc, ps), together), hits) in graph
             .scanners
             .iter()
             .zip(self.patsets.iter_mut())
             .zip(&self.together)
-            .zip(self.prefilter_hits.iter_mut())
+            .zip(&self.prefilter_hits)
         {
-            // Literals scanned with the run's other texts: this record's
-            // prefilter literals are the next hits.
-            let scanned = (self.scanned && *together).then(|| {
-                let from = *taken;
-                while hits.get(*taken).is_some_and(|h| h.0 == k as u32) {
-                    *taken += 1;
-                }
-                &hits[from..*taken]
-            });
+            // Literals scanned with the run's other texts: only this
+            // record's prefilter literals are left to take.
+            let scanned = (self.scanned && *together).then(|| &hits[k][..]);
             eval_scanner(sc, &record[sc.slot], &mut set, ps, scanned);
         }
         for s in &graph.singles {
@@ -411,14 +405,14 @@ fn eval_eq(idx: &EqIndex, unknown: &[Vec<u32>; CLASSES], v: &Value<'_>, set: &mu
 /// regexes found in a text (or the members of an array), unknown for a
 /// value that is neither, else false. `scanned`: a text's literals were
 /// already found ([`Evaluator::scan_run`]), and these are its prefilter
-/// literals (record, index into [`FieldScanner::prefilters`]).
+/// literals (indexes into [`FieldScanner::prefilters`]).
 #[inline]
 fn eval_scanner(
     sc: &FieldScanner,
     v: &Value<'_>,
     set: &mut Setter<'_>,
     patset: &mut PatternSet,
-    scanned: Option<&[(u32, u32)]>,
+    scanned: Option<&[u32]>,
 ) {
     match v {
         Value::Str(s) => {
@@ -428,7 +422,7 @@ fn eval_scanner(
             let prefiltered = sc.regexes_prefiltered();
             patset.clear();
             if let Some(hits) = scanned {
-                for (_, f) in hits {
+                for f in hits {
                     for r in &sc.prefilter_regexes[*f as usize] {
                         patset.insert(PatternID::new_unchecked(*r as usize));
                     }

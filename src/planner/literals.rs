@@ -239,15 +239,23 @@ fn scan_texts<A: Automaton>(aut: &A, texts: &[&[u8]], mut found: impl FnMut(usiz
     }
     let mut states = [start; LANES];
     let mut full = lanes.iter().all(|(i, _)| *i != usize::MAX);
+    let mut special = [(0u8, start); SPECIAL_SEEN];
     while full {
         let step = lanes.iter().map(|(_, rest)| rest.len()).min().unwrap_or(0);
-        let (stop, next) = walk_many(aut, states, lanes.map(|(_, rest)| &rest[..step]));
+        let (stop, next, seen) = walk_lanes(
+            aut,
+            states,
+            lanes.map(|(_, rest)| &rest[..step]),
+            &mut special,
+        );
         states = next;
+        for (lane, sid) in &special[..seen] {
+            if aut.is_match(*sid) {
+                report(lanes[*lane as usize].0, *sid);
+            }
+        }
         for (lane, sid) in lanes.iter_mut().zip(states.iter_mut()) {
             lane.1 = &lane.1[stop..];
-            if aut.is_match(*sid) {
-                report(lane.0, *sid);
-            }
             if lane.1.is_empty() {
                 match pending.next() {
                     Some(text) => (*lane, *sid) = (text, start),
@@ -269,6 +277,39 @@ fn scan_texts<A: Automaton>(aut: &A, texts: &[&[u8]], mut found: impl FnMut(usiz
             walk(aut, sid, rest, report);
         }
     }
+}
+
+/// Special states (matches) that [`walk_lanes`] notes before it returns.
+const SPECIAL_SEEN: usize = 32;
+
+/// [`LANES`] walks through `aut` at once, lane `j` over `parts[j]` (all of
+/// one length) from `states[j]`, noting in `seen` each special state a
+/// lane enters (with the lane) without stopping, up to the end of the
+/// parts or until `seen` may not hold another step's: how many bytes were
+/// taken, the states then, and how many special states were noted.
+#[inline(never)]
+fn walk_lanes<A: Automaton>(
+    aut: &A,
+    mut states: [StateID; LANES],
+    parts: [&[u8]; LANES],
+    seen: &mut [(u8, StateID); SPECIAL_SEEN],
+) -> (usize, [StateID; LANES], usize) {
+    let n = parts[0].len();
+    let parts = parts.map(|p| &p[..n]);
+    let mut noted = 0;
+    for i in 0..n {
+        for (lane, (sid, part)) in states.iter_mut().zip(&parts).enumerate() {
+            *sid = aut.next_state(Anchored::No, *sid, part[i]);
+            if aut.is_special(*sid) {
+                seen[noted] = (lane as u8, *sid);
+                noted += 1;
+            }
+        }
+        if noted > SPECIAL_SEEN - LANES {
+            return (i + 1, states, noted);
+        }
+    }
+    (n, states, noted)
 }
 
 /// `K` walks through `aut` at once, walk `j` over `parts[j]` (all of one
