@@ -10,7 +10,10 @@
 //! and the scan is a loop of our own over the automaton's transitions,
 //! which does not leave and re-enter a search per match (a common literal,
 //! a short word or a single letter, matches many times per text), and
-//! which walks a long text as two or four parts at once.
+//! which takes several walks in one loop, so that the processor overlaps
+//! their table reads: the texts of many records in lanes
+//! ([`LiteralAutomaton::for_each_match_in_texts`]), or a long text alone
+//! as two or four parts.
 
 use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::{dfa, nfa, AhoCorasick, Anchored};
