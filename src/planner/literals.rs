@@ -188,16 +188,17 @@ fn scan_in_walks<A: Automaton, const K: usize>(
     let step = len - overlap;
     let parts: [&[u8]; K] = std::array::from_fn(|j| &text[j * step..j * step + len]);
     let mut states = [start; K];
+    let mut seen = [(0u8, start); SPECIAL_SEEN];
     let mut at = 0;
     while at < len {
-        let (stop, next) = walk_many(aut, states, parts.map(|p| &p[at..]));
+        let (stop, next, noted) = walk_noting(aut, states, parts.map(|p| &p[at..]), &mut seen);
         states = next;
         at += stop;
         // A dead state (which an unanchored search of every match never
-        // reaches) is special but no match, and a walk stays in it.
-        for s in states {
-            if aut.is_match(s) {
-                report(s);
+        // reaches) is special but no match.
+        for (_, sid) in &seen[..noted] {
+            if aut.is_match(*sid) {
+                report(*sid);
             }
         }
     }
@@ -210,8 +211,9 @@ pub const LANES: usize = 4;
 /// The overlapping scan of every text of `texts` through `aut`, in
 /// [`LANES`] walks at once: each walk (a lane) takes the next text when
 /// its own ends. The lanes advance together by the bytes that all of them
-/// have left (or up to a match); when no text is left to take, the texts
-/// still in the lanes are finished one by one.
+/// have left (less when many matches fill the notes of
+/// [`walk_noting`]); when no text is left to take, the texts still in the
+/// lanes are finished one by one.
 fn scan_texts<A: Automaton>(aut: &A, texts: &[&[u8]], mut found: impl FnMut(usize, usize)) {
     let Ok(start) = aut.start_state(Anchored::No) else {
         return;
@@ -245,7 +247,7 @@ fn scan_texts<A: Automaton>(aut: &A, texts: &[&[u8]], mut found: impl FnMut(usiz
     let mut special = [(0u8, start); SPECIAL_SEEN];
     while full {
         let step = lanes.iter().map(|(_, rest)| rest.len()).min().unwrap_or(0);
-        let (stop, next, seen) = walk_lanes(
+        let (stop, next, seen) = walk_noting(
             aut,
             states,
             lanes.map(|(_, rest)| &rest[..step]),
@@ -282,62 +284,38 @@ fn scan_texts<A: Automaton>(aut: &A, texts: &[&[u8]], mut found: impl FnMut(usiz
     }
 }
 
-/// Special states (matches) that [`walk_lanes`] notes before it returns.
+/// Special states (matches) that [`walk_noting`] notes before it returns.
 const SPECIAL_SEEN: usize = 32;
 
-/// [`LANES`] walks through `aut` at once, lane `j` over `parts[j]` (all of
-/// one length) from `states[j]`, noting in `seen` each special state a
-/// lane enters (with the lane) without stopping, up to the end of the
+/// `K` walks through `aut` at once, walk `j` over `parts[j]` (all of one
+/// length) from `states[j]`, noting in `seen` each special state a walk
+/// enters (with the walk's number) without stopping, up to the end of the
 /// parts or until `seen` may not hold another step's: how many bytes were
-/// taken, the states then, and how many special states were noted.
+/// taken, the states then, and how many special states were noted. Kept
+/// out of line, so that the loop's few values stay in registers.
 #[inline(never)]
-fn walk_lanes<A: Automaton>(
+fn walk_noting<A: Automaton, const K: usize>(
     aut: &A,
-    mut states: [StateID; LANES],
-    parts: [&[u8]; LANES],
+    mut states: [StateID; K],
+    parts: [&[u8]; K],
     seen: &mut [(u8, StateID); SPECIAL_SEEN],
-) -> (usize, [StateID; LANES], usize) {
+) -> (usize, [StateID; K], usize) {
     let n = parts[0].len();
     let parts = parts.map(|p| &p[..n]);
     let mut noted = 0;
     for i in 0..n {
-        for (lane, (sid, part)) in states.iter_mut().zip(&parts).enumerate() {
+        for (j, (sid, part)) in states.iter_mut().zip(&parts).enumerate() {
             *sid = aut.next_state(Anchored::No, *sid, part[i]);
             if aut.is_special(*sid) {
-                seen[noted] = (lane as u8, *sid);
+                seen[noted] = (j as u8, *sid);
                 noted += 1;
             }
         }
-        if noted > SPECIAL_SEEN - LANES {
+        if noted > SPECIAL_SEEN - K {
             return (i + 1, states, noted);
         }
     }
     (n, states, noted)
-}
-
-/// `K` walks through `aut` at once, walk `j` over `parts[j]` (all of one
-/// length) from `states[j]`, up to the first byte after which any of them
-/// is in a special state: how many bytes were taken, and the states then.
-/// Kept out of line, so that the loop's few values stay in registers.
-#[inline(never)]
-fn walk_many<A: Automaton, const K: usize>(
-    aut: &A,
-    mut states: [StateID; K],
-    parts: [&[u8]; K],
-) -> (usize, [StateID; K]) {
-    let n = parts[0].len();
-    let parts = parts.map(|p| &p[..n]);
-    for i in 0..n {
-        let mut special = false;
-        for (sid, part) in states.iter_mut().zip(&parts) {
-            *sid = aut.next_state(Anchored::No, *sid, part[i]);
-            special |= aut.is_special(*sid);
-        }
-        if special {
-            return (i + 1, states);
-        }
-    }
-    (n, states)
 }
 
 /// One walk through `aut` over `text` from state `sid`, reporting the
@@ -359,7 +337,7 @@ fn walk<A: Automaton>(aut: &A, mut sid: StateID, text: &[u8], report: &mut impl 
 
 /// One walk through `aut` over `text` from state `sid`, up to the first
 /// byte after which it is in a special state: how many bytes were taken,
-/// and the state then. Kept out of line, as [`walk_many`].
+/// and the state then. Kept out of line, as [`walk_noting`].
 #[inline(never)]
 fn walk_one<A: Automaton>(aut: &A, mut sid: StateID, text: &[u8]) -> (usize, StateID) {
     for (i, &b) in text.iter().enumerate() {
