@@ -243,7 +243,7 @@ fn main() -> Result<()> {
                     ),
                     None => Box::new(std::io::stdout()),
                 };
-            let mut sink = JsonLinesSink::new(std::io::BufWriter::with_capacity(1 << 16, writer));
+            let mut sink = JsonLinesSink::new(writer);
             let opts = RunOptions {
                 unshared,
                 chunk_bytes: batch_bytes,

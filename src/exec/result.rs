@@ -373,7 +373,7 @@ pub trait ResultSink {
     /// [`ResultSink::append`] to add after those emitted here; `None` (the
     /// default) when this sink has no such buffer, and results made
     /// elsewhere come back as [`QueryResult`]s.
-    fn buffer(&self) -> Option<JsonLinesBuffer> {
+    fn buffer(&mut self) -> Option<JsonLinesBuffer> {
         None
     }
 
@@ -407,7 +407,7 @@ impl ResultSink for CountingSink<'_> {
         self.inner.emit_row(query, row);
     }
 
-    fn buffer(&self) -> Option<JsonLinesBuffer> {
+    fn buffer(&mut self) -> Option<JsonLinesBuffer> {
         self.inner.buffer()
     }
 
@@ -461,56 +461,103 @@ impl ResultSink for Vec<QueryResult> {
 }
 
 /// A sink that writes JSON lines to a writer and counts them.
+///
+/// Lines are written straight into the sink's own buffer, which goes to the
+/// writer in pieces of about [`WRITE_BYTES`] (so the writer needs no buffer
+/// of its own), and the buffers it lends for results made on other threads
+/// ([`ResultSink::buffer`]) come back to it when appended and are lent
+/// again, so their memory is not grown and touched anew each time.
 pub struct JsonLinesSink<W: std::io::Write> {
-    out: W,
-    /// The line being written, reused.
-    line: Vec<u8>,
-    /// Results written.
+    /// The writer; `None` once [`JsonLinesSink::finish`] took it.
+    out: Option<W>,
+    /// Lines not yet written to `out`.
+    pending: Vec<u8>,
+    /// Emptied buffers of appended [`JsonLinesBuffer`]s, lent again.
+    spare: Vec<Vec<u8>>,
+    /// Results taken (written, or pending).
     pub count: u64,
     /// The first write error, if any (later results are dropped).
     pub error: Option<std::io::Error>,
 }
 
+/// Bytes of lines that [`JsonLinesSink`] gathers before writing them.
+pub const WRITE_BYTES: usize = 64 << 10;
+
+/// Lent buffers that [`JsonLinesSink`] keeps for lending again: as many as
+/// tasks that close windows at once.
+const SPARE_BUFFERS: usize = 16;
+
 impl<W: std::io::Write> JsonLinesSink<W> {
     /// A sink over `out`.
     pub fn new(out: W) -> Self {
         JsonLinesSink {
-            out,
-            line: Vec::new(),
+            out: Some(out),
+            pending: Vec::with_capacity(WRITE_BYTES + (WRITE_BYTES >> 2)),
+            spare: Vec::new(),
             count: 0,
             error: None,
         }
     }
 
-    /// Flushes and returns the writer, or the first error.
+    /// Writes what is pending, flushes and returns the writer, or the first
+    /// error.
     pub fn finish(mut self) -> std::io::Result<W> {
+        self.write_pending();
         if let Some(e) = self.error.take() {
             return Err(e);
         }
-        self.out.flush()?;
-        Ok(self.out)
+        let mut out = self.out.take().expect("the writer is taken only here");
+        out.flush()?;
+        Ok(out)
     }
-}
 
-impl<W: std::io::Write> JsonLinesSink<W> {
-    /// Writes the one result `render` puts into the reused line buffer.
+    /// Writes one result, which `render` appends to the pending lines.
     fn write_line(&mut self, render: impl FnOnce(&mut Vec<u8>)) {
-        let mut line = std::mem::take(&mut self.line);
-        line.clear();
-        render(&mut line);
-        line.push(b'\n');
-        self.write_lines(&line, 1);
-        self.line = line;
-    }
-
-    /// Writes `bytes`, `results` lines, unless an earlier write failed.
-    fn write_lines(&mut self, bytes: &[u8], results: u64) {
         if self.error.is_some() {
             return;
         }
-        match self.out.write_all(bytes) {
-            Ok(()) => self.count += results,
-            Err(e) => self.error = Some(e),
+        render(&mut self.pending);
+        self.pending.push(b'\n');
+        self.count += 1;
+        if self.pending.len() >= WRITE_BYTES {
+            self.write_pending();
+        }
+    }
+
+    /// Writes the pending lines, unless an earlier write failed.
+    fn write_pending(&mut self) {
+        if !self.pending.is_empty() {
+            let bytes = std::mem::take(&mut self.pending);
+            self.write_bytes(&bytes);
+            self.pending = bytes;
+            self.pending.clear();
+        }
+    }
+
+    /// Writes `bytes` to the writer, unless an earlier write failed.
+    fn write_bytes(&mut self, bytes: &[u8]) {
+        if self.error.is_some() {
+            return;
+        }
+        let out = self
+            .out
+            .as_mut()
+            .expect("the writer is taken only by finish");
+        if let Err(e) = out.write_all(bytes) {
+            self.error = Some(e);
+        }
+    }
+}
+
+impl<W: std::io::Write> Drop for JsonLinesSink<W> {
+    /// Writes what is pending when the sink is dropped without
+    /// [`JsonLinesSink::finish`] (errors are then lost).
+    fn drop(&mut self) {
+        if self.out.is_some() {
+            self.write_pending();
+            if let Some(out) = self.out.as_mut() {
+                let _ = out.flush();
+            }
         }
     }
 }
@@ -528,12 +575,28 @@ impl<W: std::io::Write> ResultSink for JsonLinesSink<W> {
         self.write_line(|line| write_row_json(line, query, row));
     }
 
-    fn buffer(&self) -> Option<JsonLinesBuffer> {
-        Some(JsonLinesBuffer::default())
+    fn buffer(&mut self) -> Option<JsonLinesBuffer> {
+        Some(JsonLinesBuffer {
+            bytes: self.spare.pop().unwrap_or_default(),
+            count: 0,
+        })
     }
 
     fn append(&mut self, buffer: JsonLinesBuffer) {
-        self.write_lines(&buffer.bytes, buffer.count);
+        let JsonLinesBuffer { mut bytes, count } = buffer;
+        if self.error.is_none() {
+            self.count += count;
+            if self.pending.len() + bytes.len() <= WRITE_BYTES {
+                self.pending.extend_from_slice(&bytes);
+            } else {
+                self.write_pending();
+                self.write_bytes(&bytes);
+            }
+        }
+        if self.spare.len() < SPARE_BUFFERS {
+            bytes.clear();
+            self.spare.push(bytes);
+        }
     }
 }
 
