@@ -13,25 +13,9 @@ pub fn push_str(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
+    let clean = clean_prefix(bytes);
     let mut run = 0;
-    // Eight bytes at a time while none of them needs escaping (most text);
-    // the last few bytes padded with spaces, which need none.
-    let mut clean = 0;
-    while clean < bytes.len() {
-        let w = match bytes.get(clean..clean + 8) {
-            Some(eight) => u64::from_le_bytes(eight.try_into().expect("8 bytes")),
-            None => {
-                let mut padded = [b' '; 8];
-                padded[..bytes.len() - clean].copy_from_slice(&bytes[clean..]);
-                u64::from_le_bytes(padded)
-            }
-        };
-        if special_bytes(w) != 0 {
-            break;
-        }
-        clean += 8;
-    }
-    if clean >= bytes.len() {
+    if clean == bytes.len() {
         out.extend_from_slice(bytes);
         out.push(b'"');
         return;
@@ -65,6 +49,47 @@ pub fn push_str(out: &mut Vec<u8>, s: &str) {
     }
     out.extend_from_slice(&bytes[run..]);
     out.push(b'"');
+}
+
+/// How many leading bytes of `bytes` need no escaping, for certain: all
+/// of them, or a multiple of 16 (the bytes before the first block of 16
+/// that holds one needing it). Sixteen bytes at a time, in two words; the
+/// bytes after the last whole block in one or two words that end where
+/// `bytes` ends (overlapping bytes already seen), and a string shorter
+/// than a word in two overlapping halves: no copying into a padded word.
+#[inline]
+fn clean_prefix(bytes: &[u8]) -> usize {
+    let n = bytes.len();
+    let word = |i: usize| u64::from_le_bytes(bytes[i..i + 8].try_into().expect("8 bytes"));
+    if n >= 8 {
+        let mut at = 0;
+        while at + 16 <= n {
+            if special_bytes(word(at)) | special_bytes(word(at + 8)) != 0 {
+                return at;
+            }
+            at += 16;
+        }
+        let head = if n - at > 8 {
+            special_bytes(word(at))
+        } else {
+            0
+        };
+        return if head | special_bytes(word(n - 8)) == 0 {
+            n
+        } else {
+            at
+        };
+    }
+    if n >= 4 {
+        let half = |i: usize| u32::from_le_bytes(bytes[i..i + 4].try_into().expect("4 bytes"));
+        let w = u64::from(half(0)) | u64::from(half(n - 4)) << 32;
+        return if special_bytes(w) == 0 { n } else { 0 };
+    }
+    if bytes.iter().all(|&b| b >= 0x20 && b != b'"' && b != b'\\') {
+        n
+    } else {
+        0
+    }
 }
 
 /// Appends `v` as JSON, as its `Serialize` implementation writes it.
@@ -182,6 +207,26 @@ mod tests {
         leaf.prop_recursive(2, 16, 4, |inner| {
             prop::collection::vec(inner, 0..4).prop_map(Value::Array)
         })
+    }
+
+    #[test]
+    fn each_special_byte_is_escaped_at_every_position_of_every_length() {
+        // Strings of 0 to 40 bytes (shorter than half a word, than a word,
+        // than a block of 16, and several blocks with a tail), each with
+        // one byte needing escape at each position, and none.
+        for len in 0..=40 {
+            let plain: String = (0..len).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+            let s = Value::Str(Cow::Owned(plain.clone()));
+            assert_eq!(text(&s), serde_json::to_string(&s).unwrap());
+            for at in 0..len {
+                for special in ['"', '\\', '\n', '\u{1}', '\u{1f}', 'é'] {
+                    let mut t = plain.clone();
+                    t.replace_range(at..at + 1, &special.to_string());
+                    let v = Value::Str(Cow::Owned(t));
+                    assert_eq!(text(&v), serde_json::to_string(&v).unwrap(), "{len} {at}");
+                }
+            }
+        }
     }
 
     proptest! {
