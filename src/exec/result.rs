@@ -419,38 +419,89 @@ impl ResultSink for CountingSink<'_> {
 
 /// Results written as JSON lines into memory, to be appended to a
 /// [`JsonLinesSink`] later (results made on another thread).
+///
+/// The lines go into chunks of about [`WRITE_BYTES`], taken from the
+/// lending sink's spares: a buffer never grows by copying itself into a
+/// larger allocation, and the chunks' memory, once touched, is written
+/// again by later buffers instead of being faulted in anew.
 #[derive(Debug, Default)]
 pub struct JsonLinesBuffer {
-    /// The lines.
+    /// Filled chunks, in order.
+    full: Vec<Vec<u8>>,
+    /// The chunk being written.
     bytes: Vec<u8>,
-    /// Results in `bytes`.
+    /// Results held.
     count: u64,
+    /// Where the next chunks come from (none: allocated).
+    spare: Option<Arc<SpareChunks>>,
 }
+
+/// Emptied chunks of [`JsonLinesBuffer`]s, shared by the buffers a
+/// [`JsonLinesSink`] lends, which take them on their own threads.
+#[derive(Debug, Default)]
+struct SpareChunks(std::sync::Mutex<Vec<Vec<u8>>>);
+
+/// Chunks that [`SpareChunks`] keeps at most (32 MiB).
+const SPARE_CHUNKS: usize = 512;
+
+impl SpareChunks {
+    /// An emptied chunk, or a new one.
+    fn take(&self) -> Vec<u8> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(CHUNK_CAPACITY))
+    }
+
+    /// Keeps `chunk` (emptied) for later buffers, unless enough are kept.
+    fn put(&self, mut chunk: Vec<u8>) {
+        let mut spare = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if spare.len() < SPARE_CHUNKS {
+            chunk.clear();
+            spare.push(chunk);
+        }
+    }
+}
+
+/// Room of a chunk: [`WRITE_BYTES`] and the longest usual line past it.
+const CHUNK_CAPACITY: usize = WRITE_BYTES + (WRITE_BYTES >> 2);
 
 impl JsonLinesBuffer {
     /// Results held.
     pub fn count(&self) -> u64 {
         self.count
     }
+
+    /// Ends the line just written, and starts a new chunk when this one
+    /// is full.
+    fn end_line(&mut self) {
+        self.bytes.push(b'\n');
+        self.count += 1;
+        if self.bytes.len() >= WRITE_BYTES {
+            let next = match &self.spare {
+                Some(spare) => spare.take(),
+                None => Vec::with_capacity(CHUNK_CAPACITY),
+            };
+            self.full.push(std::mem::replace(&mut self.bytes, next));
+        }
+    }
 }
 
 impl ResultSink for JsonLinesBuffer {
     fn emit(&mut self, result: QueryResult) {
         result.write_json(&mut self.bytes);
-        self.bytes.push(b'\n');
-        self.count += 1;
+        self.end_line();
     }
 
     fn emit_aggregate(&mut self, result: &AggregateRef<'_>) {
         result.write_json(&mut self.bytes);
-        self.bytes.push(b'\n');
-        self.count += 1;
+        self.end_line();
     }
 
     fn emit_row(&mut self, query: &Arc<str>, row: RowText<'_>) {
         write_row_json(&mut self.bytes, query, row);
-        self.bytes.push(b'\n');
-        self.count += 1;
+        self.end_line();
     }
 }
 
@@ -472,8 +523,8 @@ pub struct JsonLinesSink<W: std::io::Write> {
     out: Option<W>,
     /// Lines not yet written to `out`.
     pending: Vec<u8>,
-    /// Emptied buffers of appended [`JsonLinesBuffer`]s, lent again.
-    spare: Vec<Vec<u8>>,
+    /// Emptied chunks of appended [`JsonLinesBuffer`]s, lent again.
+    spare: Arc<SpareChunks>,
     /// Results taken (written, or pending).
     pub count: u64,
     /// The first write error, if any (later results are dropped).
@@ -483,17 +534,13 @@ pub struct JsonLinesSink<W: std::io::Write> {
 /// Bytes of lines that [`JsonLinesSink`] gathers before writing them.
 pub const WRITE_BYTES: usize = 64 << 10;
 
-/// Lent buffers that [`JsonLinesSink`] keeps for lending again: as many as
-/// tasks that close windows at once.
-const SPARE_BUFFERS: usize = 16;
-
 impl<W: std::io::Write> JsonLinesSink<W> {
     /// A sink over `out`.
     pub fn new(out: W) -> Self {
         JsonLinesSink {
             out: Some(out),
             pending: Vec::with_capacity(WRITE_BYTES + (WRITE_BYTES >> 2)),
-            spare: Vec::new(),
+            spare: Arc::default(),
             count: 0,
             error: None,
         }
@@ -577,25 +624,30 @@ impl<W: std::io::Write> ResultSink for JsonLinesSink<W> {
 
     fn buffer(&mut self) -> Option<JsonLinesBuffer> {
         Some(JsonLinesBuffer {
-            bytes: self.spare.pop().unwrap_or_default(),
+            full: Vec::new(),
+            bytes: self.spare.take(),
             count: 0,
+            spare: Some(self.spare.clone()),
         })
     }
 
     fn append(&mut self, buffer: JsonLinesBuffer) {
-        let JsonLinesBuffer { mut bytes, count } = buffer;
+        let JsonLinesBuffer {
+            full, bytes, count, ..
+        } = buffer;
         if self.error.is_none() {
             self.count += count;
-            if self.pending.len() + bytes.len() <= WRITE_BYTES {
-                self.pending.extend_from_slice(&bytes);
-            } else {
-                self.write_pending();
-                self.write_bytes(&bytes);
-            }
         }
-        if self.spare.len() < SPARE_BUFFERS {
-            bytes.clear();
-            self.spare.push(bytes);
+        for chunk in full.into_iter().chain(std::iter::once(bytes)) {
+            if self.error.is_none() {
+                if self.pending.len() + chunk.len() <= WRITE_BYTES {
+                    self.pending.extend_from_slice(&chunk);
+                } else {
+                    self.write_pending();
+                    self.write_bytes(&chunk);
+                }
+            }
+            self.spare.put(chunk);
         }
     }
 }
@@ -679,6 +731,38 @@ mod tests {
             arena.clear();
         }
         assert_eq!(alone[2].get(), r#""{oops""#);
+    }
+
+    #[test]
+    fn lent_buffers_of_many_chunks_append_their_lines_in_order() {
+        // Lines written direct, and the same lines through lent buffers
+        // of several chunks each (and an empty one), appended between
+        // direct ones: the same text. The second round reuses the chunks
+        // the first one gave back.
+        let query: Arc<str> = "q".into();
+        let rows: Vec<RowJson> = (0..3000)
+            .map(|i| RowJson::from_text(&format!(r#"{{"i":{i},"pad":"{}"}}"#, "x".repeat(i % 197))))
+            .collect();
+        let mut direct = JsonLinesSink::new(Vec::new());
+        let mut lent = JsonLinesSink::new(Vec::new());
+        for _round in 0..2 {
+            for part in rows.chunks(1500) {
+                let mut buffers = [lent.buffer().unwrap(), lent.buffer().unwrap()];
+                for row in part {
+                    direct.emit_row(&query, row.as_text());
+                    buffers[0].emit_row(&query, row.as_text());
+                }
+                assert!(buffers[0].full.len() >= 2, "several chunks");
+                for b in buffers {
+                    lent.append(b);
+                }
+                direct.emit_row(&query, rows[0].as_text());
+                lent.emit_row(&query, rows[0].as_text());
+            }
+        }
+        assert_eq!((direct.count, lent.count), (6004, 6004));
+        let (direct, lent) = (direct.finish().unwrap(), lent.finish().unwrap());
+        assert!(direct == lent, "{} and {} bytes", direct.len(), lent.len());
     }
 
     #[test]
