@@ -348,24 +348,34 @@ pub fn finish_groups<'g>(
     if let Some(h) = &agg.having {
         live.retain(|i| view(&keys, &finals, n, *i).having(h) == Truth::True);
     }
-    let by_key = |a: &OutRow, b: &OutRow| -> Ordering {
-        for (x, y) in a.key.iter().zip(b.key.iter()) {
-            let o = x.total_cmp(y);
-            if o != Ordering::Equal {
-                return o;
-            }
-        }
-        Ordering::Equal
-    };
-    let order = |a: &OutRow, b: &OutRow| -> Ordering {
+    // Rows by key: the first key's sort prefix (`Value::sort_prefix`,
+    // which never contradicts `total_cmp`) settles most comparisons, full
+    // comparisons only on equal prefixes.
+    let key_prefix: Vec<u128> = keys
+        .iter()
+        .map(|k| k.first().map_or(0, |v| v.sort_prefix()))
+        .collect();
+    // `order` over rows by index, reading the final values in `finals`.
+    let order = |finals: &[OwnedValue], a: u32, b: u32| -> Ordering {
+        let (ra, rb) = (view(&keys, finals, n, a), view(&keys, finals, n, b));
         for (r, desc) in &agg.order_by {
-            let o = a.get(*r).total_cmp(b.get(*r));
+            let o = ra.get(*r).total_cmp(rb.get(*r));
             let o = if *desc { o.reverse() } else { o };
             if o != Ordering::Equal {
                 return o;
             }
         }
-        by_key(a, b)
+        key_prefix[a as usize]
+            .cmp(&key_prefix[b as usize])
+            .then_with(|| {
+                for (x, y) in ra.key.iter().zip(rb.key.iter()) {
+                    let o = x.total_cmp(y);
+                    if o != Ordering::Equal {
+                        return o;
+                    }
+                }
+                Ordering::Equal
+            })
     };
     // Group keys are distinct, so `order` is total and an unstable sort
     // gives the one order; with a LIMIT, the rows past it are cut off by
@@ -373,9 +383,7 @@ pub fn finish_groups<'g>(
     if let Some(limit) = agg.limit {
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
         if limit < live.len() {
-            live.select_nth_unstable_by(limit, |a, b| {
-                order(&view(&keys, &finals, n, *a), &view(&keys, &finals, n, *b))
-            });
+            live.select_nth_unstable_by(limit, |a, b| order(&finals, *a, *b));
             live.truncate(limit);
         }
     }
@@ -390,16 +398,17 @@ pub fn finish_groups<'g>(
             );
         }
     }
-    // Unordered queries sort by key: the first key's sort prefix settles
-    // most comparisons, and indexes move instead of rows.
-    let prefix_of = |r: &OutRow| match (agg.order_by.is_empty(), r.key.first()) {
-        (true, Some(k)) => k.sort_prefix(),
-        _ => 0,
-    };
-    let row = |i: u32| view(&keys, &finals, n, i);
-    let mut sorted: Vec<(u128, u32)> = live.iter().map(|&i| (prefix_of(&row(i)), i)).collect();
-    sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| order(&row(a.1), &row(b.1))));
-    for r in sorted.iter().map(|(_, i)| row(*i)) {
+    // Unordered queries sort by key, their prefixes beside the indexes
+    // that move.
+    let mut sorted: Vec<(u128, u32)> = live
+        .iter()
+        .map(|&i| match agg.order_by.is_empty() {
+            true => (key_prefix[i as usize], i),
+            false => (0, i),
+        })
+        .collect();
+    sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| order(&finals, a.1, b.1)));
+    for r in sorted.iter().map(|(_, i)| view(&keys, &finals, n, *i)) {
         sink.emit_aggregate(&AggregateRef {
             query: &q.spec.name,
             window,
