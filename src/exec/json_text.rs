@@ -7,48 +7,103 @@
 use super::decode::json::special_bytes;
 use crate::value::Value;
 
+/// Where JSON text is written: bytes (result lines) or a string (the rows
+/// of filter queries, kept as text), so that neither is checked for UTF-8
+/// or copied after it is written. Only text is appended, so bytes stay
+/// UTF-8 too.
+pub trait JsonOut {
+    /// Appends `s`.
+    fn put(&mut self, s: &str);
+    /// Appends an ASCII character.
+    fn put_ascii(&mut self, c: u8);
+    /// Makes room for `n` more bytes.
+    fn reserve_bytes(&mut self, n: usize);
+    /// Appends `v` as `serde_json` writes it (floats, nested objects).
+    fn put_serialized(&mut self, v: &Value<'_>);
+}
+
+impl JsonOut for Vec<u8> {
+    #[inline]
+    fn put(&mut self, s: &str) {
+        self.extend_from_slice(s.as_bytes());
+    }
+
+    #[inline]
+    fn put_ascii(&mut self, c: u8) {
+        debug_assert!(c.is_ascii());
+        self.push(c);
+    }
+
+    #[inline]
+    fn reserve_bytes(&mut self, n: usize) {
+        self.reserve(n);
+    }
+
+    fn put_serialized(&mut self, v: &Value<'_>) {
+        serde_json::to_writer(&mut *self, v).expect("writing to a vector cannot fail")
+    }
+}
+
+impl JsonOut for String {
+    #[inline]
+    fn put(&mut self, s: &str) {
+        self.push_str(s);
+    }
+
+    #[inline]
+    fn put_ascii(&mut self, c: u8) {
+        debug_assert!(c.is_ascii());
+        self.push(char::from(c));
+    }
+
+    #[inline]
+    fn reserve_bytes(&mut self, n: usize) {
+        self.reserve(n);
+    }
+
+    fn put_serialized(&mut self, v: &Value<'_>) {
+        self.push_str(&serde_json::to_string(v).expect("a value serializes"))
+    }
+}
+
 /// Appends `s` as a JSON string: quoted, with `"`, `\` and control
 /// characters escaped as `serde_json` escapes them.
-pub fn push_str(out: &mut Vec<u8>, s: &str) {
+pub fn push_str(out: &mut impl JsonOut, s: &str) {
     let bytes = s.as_bytes();
-    out.reserve(bytes.len() + 2);
-    out.push(b'"');
+    out.reserve_bytes(bytes.len() + 2);
+    out.put_ascii(b'"');
     let clean = clean_prefix(bytes);
     let mut run = 0;
     if clean == bytes.len() {
-        out.extend_from_slice(bytes);
-        out.push(b'"');
+        out.put(s);
+        out.put_ascii(b'"');
         return;
     }
     for (i, &b) in bytes.iter().enumerate().skip(clean) {
         if b >= 0x20 && b != b'"' && b != b'\\' {
             continue;
         }
-        out.extend_from_slice(&bytes[run..i]);
+        // `i` is at an ASCII byte, so on a character boundary.
+        out.put(&s[run..i]);
         run = i + 1;
         match b {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            0x08 => out.extend_from_slice(b"\\b"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            0x0c => out.extend_from_slice(b"\\f"),
-            b'\r' => out.extend_from_slice(b"\\r"),
+            b'"' => out.put("\\\""),
+            b'\\' => out.put("\\\\"),
+            0x08 => out.put("\\b"),
+            b'\t' => out.put("\\t"),
+            b'\n' => out.put("\\n"),
+            0x0c => out.put("\\f"),
+            b'\r' => out.put("\\r"),
             _ => {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(&[
-                    b'\\',
-                    b'u',
-                    b'0',
-                    b'0',
-                    HEX[(b >> 4) as usize],
-                    HEX[(b & 0xf) as usize],
-                ]);
+                out.put("\\u00");
+                out.put_ascii(HEX[(b >> 4) as usize]);
+                out.put_ascii(HEX[(b & 0xf) as usize]);
             }
         }
     }
-    out.extend_from_slice(&bytes[run..]);
-    out.push(b'"');
+    out.put(&s[run..]);
+    out.put_ascii(b'"');
 }
 
 /// How many leading bytes of `bytes` need no escaping, for certain: all
@@ -93,46 +148,44 @@ fn clean_prefix(bytes: &[u8]) -> usize {
 }
 
 /// Appends `v` as JSON, as its `Serialize` implementation writes it.
-pub fn push_value(out: &mut Vec<u8>, v: &Value<'_>) {
+pub fn push_value(out: &mut impl JsonOut, v: &Value<'_>) {
     match v {
-        Value::Null => out.extend_from_slice(b"null"),
-        Value::Bool(true) => out.extend_from_slice(b"true"),
-        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Null => out.put("null"),
+        Value::Bool(true) => out.put("true"),
+        Value::Bool(false) => out.put("false"),
         Value::Str(s) => push_str(out, s),
         Value::Array(items) => {
-            out.push(b'[');
+            out.put_ascii(b'[');
             for (i, x) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(b',');
+                    out.put_ascii(b',');
                 }
                 push_value(out, x);
             }
-            out.push(b']');
+            out.put_ascii(b']');
         }
         // Integers as serde_json writes them (with `itoa`); floats and
         // nested objects by serde_json itself.
-        Value::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
-        Value::Float(_) | Value::Object(_) => {
-            serde_json::to_writer(&mut *out, v).expect("writing to a vector cannot fail")
-        }
+        Value::Int(i) => out.put(itoa::Buffer::new().format(*i)),
+        Value::Float(_) | Value::Object(_) => out.put_serialized(v),
     }
 }
 
 /// Appends the JSON object of `fields` (name, value), in order.
 pub fn push_object<'v, 'a: 'v, K: AsRef<str>>(
-    out: &mut Vec<u8>,
+    out: &mut impl JsonOut,
     fields: impl IntoIterator<Item = (K, &'v Value<'a>)>,
 ) {
-    out.push(b'{');
+    out.put_ascii(b'{');
     for (i, (k, v)) in fields.into_iter().enumerate() {
         if i > 0 {
-            out.push(b',');
+            out.put_ascii(b',');
         }
         push_str(out, k.as_ref());
-        out.push(b':');
+        out.put_ascii(b':');
         push_value(out, v);
     }
-    out.push(b'}');
+    out.put_ascii(b'}');
 }
 
 /// A JSON object whose member names are fixed (a filter query's row
@@ -141,7 +194,7 @@ pub fn push_object<'v, 'a: 'v, K: AsRef<str>>(
 /// its values.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ObjectTemplate {
-    heads: Vec<Box<[u8]>>,
+    heads: Vec<Box<str>>,
 }
 
 impl ObjectTemplate {
@@ -151,10 +204,10 @@ impl ObjectTemplate {
             .into_iter()
             .enumerate()
             .map(|(i, name)| {
-                let mut head = vec![if i == 0 { b'{' } else { b',' }];
+                let mut head = String::from(if i == 0 { "{" } else { "," });
                 push_str(&mut head, name.as_ref());
-                head.push(b':');
-                head.into_boxed_slice()
+                head.push(':');
+                head.into_boxed_str()
             })
             .collect();
         ObjectTemplate { heads }
@@ -165,18 +218,18 @@ impl ObjectTemplate {
     /// template's names).
     pub fn write<'v, 'a: 'v>(
         &self,
-        out: &mut Vec<u8>,
+        out: &mut impl JsonOut,
         values: impl IntoIterator<Item = &'v Value<'a>>,
     ) {
         if self.heads.is_empty() {
-            out.extend_from_slice(b"{}");
+            out.put("{}");
             return;
         }
         for (head, v) in self.heads.iter().zip(values) {
-            out.extend_from_slice(head);
+            out.put(head);
             push_value(out, v);
         }
-        out.push(b'}');
+        out.put_ascii(b'}');
     }
 }
 
@@ -186,10 +239,15 @@ mod tests {
     use proptest::prelude::*;
     use std::borrow::Cow;
 
+    /// `v` as JSON text, written as bytes and as a string (the same text).
     fn text(v: &Value<'_>) -> String {
-        let mut out = Vec::new();
-        push_value(&mut out, v);
-        String::from_utf8(out).expect("JSON text is UTF-8")
+        let mut bytes = Vec::new();
+        push_value(&mut bytes, v);
+        let mut string = String::new();
+        push_value(&mut string, v);
+        let bytes = String::from_utf8(bytes).expect("JSON text is UTF-8");
+        assert_eq!(bytes, string);
+        bytes
     }
 
     fn value() -> impl Strategy<Value = Value<'static>> {
@@ -263,7 +321,12 @@ mod tests {
             template.write(&mut out, fields.iter().map(|(_, v)| v));
             let mut expected = b"x".to_vec();
             push_object(&mut expected, fields.iter().map(|(k, v)| (k.as_str(), v)));
-            prop_assert_eq!(String::from_utf8(out).unwrap(), String::from_utf8(expected).unwrap());
+            let expected = String::from_utf8(expected).unwrap();
+            prop_assert_eq!(String::from_utf8(out).unwrap(), expected.clone());
+            // Into a string (the rows of filter queries): the same text.
+            let mut string = String::from("x");
+            template.write(&mut string, fields.iter().map(|(_, v)| v));
+            prop_assert_eq!(string, expected);
         }
     }
 }

@@ -48,13 +48,11 @@ impl RowJson {
     pub fn from_template<'v, 'a: 'v>(
         template: &json_text::ObjectTemplate,
         values: impl IntoIterator<Item = &'v Value<'a>>,
-        buf: &mut Vec<u8>,
+        buf: &mut String,
     ) -> RowJson {
         buf.clear();
         template.write(buf, values);
-        RowJson(Arc::from(
-            std::str::from_utf8(buf).expect("JSON text is UTF-8"),
-        ))
+        RowJson(Arc::from(buf.as_str()))
     }
 
     /// A value that serializes as a JSON object, serialized.
@@ -131,8 +129,6 @@ pub struct RowSpan {
 #[derive(Debug, Default)]
 pub struct RowArena {
     text: String,
-    /// Scratch for rows built as bytes.
-    buf: Vec<u8>,
 }
 
 impl RowArena {
@@ -143,10 +139,12 @@ impl RowArena {
         template: &json_text::ObjectTemplate,
         values: impl IntoIterator<Item = &'v Value<'a>>,
     ) -> RowSpan {
-        self.buf.clear();
-        template.write(&mut self.buf, values);
-        let json = std::str::from_utf8(&self.buf).expect("JSON text is UTF-8");
-        append(&mut self.text, json)
+        let start = self.text.len();
+        template.write(&mut self.text, values);
+        RowSpan {
+            start,
+            end: self.text.len(),
+        }
     }
 
     /// Adds text that should be a JSON object (as [`RowJson::from_text`]).
@@ -687,7 +685,7 @@ mod tests {
         let projected = RowJson::from_template(
             &json_text::ObjectTemplate::new(["n", "s"]),
             [&Value::Int(1), &Value::Str("x\"y".into())],
-            &mut Vec::new(),
+            &mut String::new(),
         );
         assert_eq!(projected.get(), r#"{"n":1,"s":"x\"y"}"#);
         // The hand-written lines are serde's.
@@ -711,7 +709,7 @@ mod tests {
         let values = [Value::Int(1), Value::Str("x\"y".into())];
         let object: Row = vec![("k".into(), Value::Str("v".into()))];
         let alone = [
-            RowJson::from_template(&template, &values, &mut Vec::new()),
+            RowJson::from_template(&template, &values, &mut String::new()),
             RowJson::from_text(r#"{"a": [1, "\n"]}"#),
             RowJson::from_text("{oops"),
             RowJson::of(&Obj(&object)),
