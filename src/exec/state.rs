@@ -43,6 +43,10 @@ pub struct GroupTable {
     accs: Vec<Acc>,
     /// Places per group.
     stride: usize,
+    /// Groups whose length is below `stride` (they were made before
+    /// accumulators were added to the state): while there are none, an
+    /// update does not read `lens`.
+    short: usize,
 }
 
 /// What fills the places of a group that hold no accumulator.
@@ -52,18 +56,45 @@ impl GroupTable {
     /// The accumulators of the group whose key is `key`, created when absent.
     #[inline]
     pub fn group_mut(&mut self, key: KeyId, accs: &[AccInput]) -> &mut [Acc] {
-        let g = self.find_or_add(key, accs.len());
-        let (from, len) = (g * self.stride, self.lens[g] as usize);
-        if len < accs.len() {
-            for (place, a) in self.accs[from + len..from + accs.len()]
-                .iter_mut()
-                .zip(&accs[len..])
-            {
-                *place = Acc::new(&a.spec);
+        if accs.len() > self.stride {
+            self.widen(accs.len());
+        }
+        let n = self.keys.len() as u32;
+        let g = self.index.find_or_insert(key, n) as usize;
+        let from = g * self.stride;
+        if g == n as usize {
+            // A new group: its accumulators, then placeholders.
+            self.keys.push(key);
+            self.lens.push(accs.len() as u32);
+            self.accs.extend(accs.iter().map(|a| Acc::new(&a.spec)));
+            self.accs
+                .extend(std::iter::repeat_n(PLACEHOLDER, self.stride - accs.len()));
+            if accs.len() < self.stride {
+                self.short += 1;
             }
-            self.lens[g] = accs.len() as u32;
+        } else if self.short != 0 {
+            let len = self.lens[g] as usize;
+            if len < accs.len() {
+                for (place, a) in self.accs[from + len..from + accs.len()]
+                    .iter_mut()
+                    .zip(&accs[len..])
+                {
+                    *place = Acc::new(&a.spec);
+                }
+                self.set_len(g, accs.len());
+            }
         }
         &mut self.accs[from..from + accs.len()]
+    }
+
+    /// Sets the length of group `g` to `len`, at least its length, keeping
+    /// the count of short groups.
+    fn set_len(&mut self, g: usize, len: usize) {
+        let old = self.lens[g] as usize;
+        if old < self.stride && len >= self.stride {
+            self.short -= 1;
+        }
+        self.lens[g] = len as u32;
     }
 
     /// The number of the group whose key is `key`, added (empty) when
@@ -80,6 +111,9 @@ impl GroupTable {
             self.lens.push(0);
             self.accs
                 .extend(std::iter::repeat_n(PLACEHOLDER, self.stride));
+            if self.stride > 0 {
+                self.short += 1;
+            }
         }
         g as usize
     }
@@ -96,6 +130,7 @@ impl GroupTable {
         }
         self.accs = accs;
         self.stride = stride;
+        self.short = self.lens.iter().filter(|l| (**l as usize) < stride).count();
     }
 
     /// True when the table holds the group whose key is `key`.
@@ -116,7 +151,7 @@ impl GroupTable {
                 self.accs[from + i] = a.clone();
             }
         }
-        self.lens[g] = self.lens[g].max(accs.len() as u32);
+        self.set_len(g, len.max(accs.len()));
     }
 
     /// Merges every group of `other` into this table.
@@ -650,6 +685,29 @@ mod tests {
             ]
         );
         assert!(t.contains(4) && !t.contains(5));
+        // Touched with all three, every group gets the ones it lacked (and
+        // updates stop reading lengths: no group is short); a new group
+        // touched with two of them is short until touched with three.
+        for key in 0..5u32 {
+            t.group_mut(key, &three)[0].update(None);
+        }
+        assert_eq!(t.short, 0);
+        t.group_mut(5, &two);
+        assert_eq!(t.short, 1);
+        t.group_mut(5, &three)[2].update(Some(&Value::Int(4)));
+        assert_eq!(t.short, 0);
+        let lens: Vec<usize> = t.groups().map(|g| g.accs.len()).collect();
+        assert_eq!(lens, [3; 6]);
+        let g0: Vec<OwnedValue> = t
+            .groups()
+            .next()
+            .unwrap()
+            .accs
+            .iter()
+            .zip([Count, Sum, Max])
+            .map(|(a, f)| a.finish(f))
+            .collect();
+        assert_eq!(g0, [Value::Int(2), Value::Null, Value::Null]);
     }
 
     #[test]
