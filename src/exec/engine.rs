@@ -25,7 +25,7 @@ use crate::planner::graph::ScannerCache;
 use crate::planner::plan::{assign_state, build_plan, RowFields, StateDesc, StateId, StreamPlan};
 use crate::planner::query::{resolve, QueryKind, QuerySpec};
 use crate::value::Value;
-use crate::value_map::hash_value;
+use crate::value_map::{hash_value, hash_values};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
@@ -1684,11 +1684,18 @@ fn intern_keys(
             if !has_bit(&needed[kl], ok) {
                 continue;
             }
-            combos.compute(slot_list, slots);
-            let Some(hash) = combos.single_whole_hash() else {
+            // Without an array among its values the record has one key, the
+            // values themselves (hashed as `KeyCombos` hashes them); an array
+            // fans out to a key per combination of its elements.
+            if slot_list
+                .iter()
+                .any(|s| matches!(slots[*s], Value::Array(_)))
+            {
+                combos.compute(slot_list, slots);
                 combos.intern_into(slot_list, slots, keys, ids);
                 continue;
-            };
+            }
+            let hash = hash_values(slot_list.iter().map(|s| &slots[*s]));
             let entry = &mut recent[kl * RECENT_KEYS + (hash % RECENT_KEYS as u64) as usize];
             let seen = entry.record != u32::MAX && entry.hash == hash && {
                 let src = entry.record as usize * width;
@@ -1699,10 +1706,11 @@ fn intern_keys(
             if seen {
                 ids.push(entry.id);
             } else {
-                combos.intern_into(slot_list, slots, keys, ids);
+                let id = keys.intern(hash, || slot_list.iter().map(|s| &slots[*s]));
+                ids.push(id);
                 *entry = RecentKey {
                     hash,
-                    id: ids[ids.len() - 1],
+                    id,
                     record: ok as u32,
                 };
             }

@@ -440,16 +440,6 @@ impl KeyCombos {
         self.hashes.len()
     }
 
-    /// The hash of the record's one key when no array fanned it out (the
-    /// key is then the record's values of the key list's slots), else
-    /// `None`.
-    pub fn single_whole_hash(&self) -> Option<u64> {
-        match self.hashes[..] {
-            [hash] if self.picks.iter().all(|p| *p == WHOLE) => Some(hash),
-            _ => None,
-        }
-    }
-
     /// True when the record has no key (an empty array was grouped on).
     pub fn is_empty(&self) -> bool {
         self.hashes.is_empty()
