@@ -462,7 +462,8 @@ impl SpareChunks {
     }
 }
 
-/// Room of a chunk: [`WRITE_BYTES`] and the longest usual line past it.
+/// Room of a chunk (and of the sink's pending lines): [`WRITE_BYTES`] and
+/// the longest usual line past it.
 const CHUNK_CAPACITY: usize = WRITE_BYTES + (WRITE_BYTES >> 2);
 
 impl JsonLinesBuffer {
@@ -537,7 +538,7 @@ impl<W: std::io::Write> JsonLinesSink<W> {
     pub fn new(out: W) -> Self {
         JsonLinesSink {
             out: Some(out),
-            pending: Vec::with_capacity(WRITE_BYTES + (WRITE_BYTES >> 2)),
+            pending: Vec::with_capacity(CHUNK_CAPACITY),
             spare: Arc::default(),
             count: 0,
             error: None,

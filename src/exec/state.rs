@@ -87,8 +87,8 @@ impl GroupTable {
         &mut self.accs[from..from + accs.len()]
     }
 
-    /// Sets the length of group `g` to `len`, at least its length, keeping
-    /// the count of short groups.
+    /// Sets the length of group `g` to `len` (never below its length),
+    /// keeping the count of short groups.
     fn set_len(&mut self, g: usize, len: usize) {
         let old = self.lens[g] as usize;
         if old < self.stride && len >= self.stride {
