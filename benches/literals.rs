@@ -5,24 +5,9 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use shoal::exec::Engine;
-use shoal::gen::{generate_queries, QueryConfig, TweetConfig, TweetGenerator};
+use shoal::gen::{generate_queries, QueryConfig};
 
-/// The texts of `n` generated tweets.
-fn texts(n: u64) -> Vec<String> {
-    let mut generator = TweetGenerator::new(&TweetConfig {
-        records: n,
-        ..TweetConfig::default()
-    });
-    let mut line = String::new();
-    (0..n)
-        .map(|_| {
-            line.clear();
-            generator.next_line(&mut line);
-            let v: serde_json::Value = serde_json::from_str(&line).expect("a tweet is JSON");
-            v["text"].as_str().expect("a tweet has a text").to_string()
-        })
-        .collect()
-}
+mod common;
 
 fn bench_scan(c: &mut Criterion) {
     let sql = generate_queries(&QueryConfig {
@@ -47,7 +32,7 @@ fn bench_scan(c: &mut Criterion) {
         .literal_automaton
         .as_ref()
         .expect("the text scanner has literals");
-    let texts = texts(10_000);
+    let texts = common::tweet_strings(10_000, "text");
     let bytes: usize = texts.iter().map(String::len).sum();
     let mut g = c.benchmark_group(format!(
         "contains_{}_literals",
