@@ -56,22 +56,10 @@ impl GroupTable {
     /// The accumulators of the group whose key is `key`, created when absent.
     #[inline]
     pub fn group_mut(&mut self, key: KeyId, accs: &[AccInput]) -> &mut [Acc] {
-        if accs.len() > self.stride {
-            self.widen(accs.len());
-        }
-        let n = self.keys.len() as u32;
-        let g = self.index.find_or_insert(key, n) as usize;
+        let (g, new) = self.find_or_add(key, accs.len());
         let from = g * self.stride;
-        if g == n as usize {
-            // A new group: its accumulators, then placeholders.
-            self.keys.push(key);
-            self.lens.push(accs.len() as u32);
-            self.accs.extend(accs.iter().map(|a| Acc::new(&a.spec)));
-            self.accs
-                .extend(std::iter::repeat_n(PLACEHOLDER, self.stride - accs.len()));
-            if accs.len() < self.stride {
-                self.short += 1;
-            }
+        if new {
+            self.push_places(accs.iter().map(|a| Acc::new(&a.spec)));
         } else if self.short != 0 {
             let len = self.lens[g] as usize;
             if len < accs.len() {
@@ -97,10 +85,12 @@ impl GroupTable {
         self.lens[g] = len as u32;
     }
 
-    /// The number of the group whose key is `key`, added (empty) when
-    /// absent, with room for at least `places` accumulators.
+    /// The number of the group whose key is `key`, with room for at least
+    /// `places` accumulators, and whether it is new: a new group has its
+    /// key and number, and its places are then added by
+    /// [`GroupTable::push_places`].
     #[inline]
-    fn find_or_add(&mut self, key: KeyId, places: usize) -> usize {
+    fn find_or_add(&mut self, key: KeyId, places: usize) -> (usize, bool) {
         if places > self.stride {
             self.widen(places);
         }
@@ -108,14 +98,22 @@ impl GroupTable {
         let g = self.index.find_or_insert(key, n);
         if g == n {
             self.keys.push(key);
-            self.lens.push(0);
-            self.accs
-                .extend(std::iter::repeat_n(PLACEHOLDER, self.stride));
-            if self.stride > 0 {
-                self.short += 1;
-            }
         }
-        g as usize
+        (g as usize, g == n)
+    }
+
+    /// The places of the group just added: `accs`, then placeholders up to
+    /// the stride.
+    #[inline]
+    fn push_places(&mut self, accs: impl ExactSizeIterator<Item = Acc>) {
+        let len = accs.len();
+        self.lens.push(len as u32);
+        self.accs.extend(accs);
+        self.accs
+            .extend(std::iter::repeat_n(PLACEHOLDER, self.stride - len));
+        if len < self.stride {
+            self.short += 1;
+        }
     }
 
     /// Lays the accumulators out again with `stride` places per group.
@@ -142,7 +140,11 @@ impl GroupTable {
     /// Merges a group (from another table of the same stream, or restored)
     /// into this one.
     pub fn merge_group(&mut self, key: KeyId, accs: &[Acc]) {
-        let g = self.find_or_add(key, accs.len());
+        let (g, new) = self.find_or_add(key, accs.len());
+        if new {
+            self.push_places(accs.iter().cloned());
+            return;
+        }
         let (from, len) = (g * self.stride, self.lens[g] as usize);
         for (i, a) in accs.iter().enumerate() {
             if i < len {

@@ -402,9 +402,13 @@ pub fn finish_groups<'g>(
     // that move.
     let mut sorted: Vec<(u128, u32)> = live
         .iter()
-        .map(|&i| match agg.order_by.is_empty() {
-            true => (key_prefix[i as usize], i),
-            false => (0, i),
+        .map(|&i| {
+            let prefix = if agg.order_by.is_empty() {
+                key_prefix[i as usize]
+            } else {
+                0
+            };
+            (prefix, i)
         })
         .collect();
     sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| order(&finals, a.1, b.1)));
