@@ -1608,22 +1608,67 @@ fn has_bit(masks: &[u64], ok: usize) -> bool {
     masks[ok / RUN] >> (ok % RUN) & 1 != 0
 }
 
-/// A key met recently by [`intern_keys`]: its hash, its id, and the record
-/// (index among the part's decoded records) it was met in.
+/// A key met recently by [`intern_keys`]: its hash, its id, and where it
+/// was met: the record (index among the part's decoded records) and, for
+/// a key that is one element of an array, the element.
 #[derive(Clone, Copy)]
 struct RecentKey {
     hash: u64,
     id: KeyId,
     /// `u32::MAX` for an empty entry.
     record: u32,
+    /// The element of the record's array that is the key, or
+    /// [`WHOLE_VALUE`].
+    element: u32,
 }
+
+/// [`RecentKey::element`] of a key that is the record's values themselves.
+const WHOLE_VALUE: u32 = u32::MAX;
 
 impl RecentKey {
     const EMPTY: RecentKey = RecentKey {
         hash: 0,
         id: 0,
         record: u32::MAX,
+        element: WHOLE_VALUE,
     };
+
+    /// The value of slot `slot` of the key this entry remembers, read back
+    /// from part `d` (whose records have `width` slots each).
+    #[inline]
+    fn value<'d>(&self, d: &'d Decoded<'_>, width: usize, slot: usize) -> &'d Value<'d> {
+        let v = &d.slots[self.record as usize * width + slot];
+        match (self.element, v) {
+            (WHOLE_VALUE, _) => v,
+            (i, Value::Array(items)) => &items[i as usize],
+            _ => v,
+        }
+    }
+}
+
+/// The id of the key whose hash is `hash`: the one `entry` remembers when
+/// it holds that key (`same`), else the one `intern` gives, which `entry`
+/// then remembers with where the key was met (`at`: record and element, as
+/// in [`RecentKey`]).
+#[inline]
+fn recall(
+    entry: &mut RecentKey,
+    hash: u64,
+    same: impl FnOnce(&RecentKey) -> bool,
+    intern: impl FnOnce() -> KeyId,
+    at: (u32, u32),
+) -> KeyId {
+    if entry.record != u32::MAX && entry.hash == hash && same(entry) {
+        return entry.id;
+    }
+    let id = intern();
+    *entry = RecentKey {
+        hash,
+        id,
+        record: at.0,
+        element: at.1,
+    };
+    id
 }
 
 /// Entries per key list of [`intern_keys`]'s recent keys.
@@ -1670,6 +1715,7 @@ fn intern_keys(
             .collect(),
     };
     let mut combos = KeyCombos::default();
+    let mut chosen: Vec<u32> = Vec::new();
     // Per key list, the ids of keys recently met in this part, by hash: a
     // key equal to the record that last filled its entry takes that id
     // without a probe of the interner (a low-cardinality key such as a
@@ -1684,36 +1730,56 @@ fn intern_keys(
             if !has_bit(&needed[kl], ok) {
                 continue;
             }
+            // An array of a one-field list fans out to a key per distinct
+            // element, each remembered like a whole value.
+            if let Some((s, Value::Array(items))) = match slot_list[..] {
+                [s] => Some((s, &slots[s])),
+                _ => None,
+            } {
+                chosen.clear();
+                for (i, v) in items.iter().enumerate() {
+                    // Each distinct element once, at its first place (as
+                    // `KeyCombos` picks them).
+                    if chosen.iter().any(|j| items[*j as usize] == *v) {
+                        continue;
+                    }
+                    chosen.push(i as u32);
+                    let hash = hash_values(std::iter::once(v));
+                    ids.push(recall(
+                        &mut recent[kl * RECENT_KEYS + (hash % RECENT_KEYS as u64) as usize],
+                        hash,
+                        |e| same_value(v, e.value(d, width, s)),
+                        || keys.intern(hash, || std::iter::once(v)),
+                        (ok as u32, i as u32),
+                    ));
+                }
+                continue;
+            }
             // Without an array among its values the record has one key, the
             // values themselves (hashed as `KeyCombos` hashes them); an array
-            // fans out to a key per combination of its elements.
-            if slot_list
-                .iter()
-                .any(|s| matches!(slots[*s], Value::Array(_)))
+            // fans out to a key per combination of its elements. Fields
+            // declared with a type that is not an array hold none.
+            if !pe.key_list_scalar[kl]
+                && slot_list
+                    .iter()
+                    .any(|s| matches!(slots[*s], Value::Array(_)))
             {
                 combos.compute(slot_list, slots);
                 combos.intern_into(slot_list, slots, keys, ids);
                 continue;
             }
             let hash = hash_values(slot_list.iter().map(|s| &slots[*s]));
-            let entry = &mut recent[kl * RECENT_KEYS + (hash % RECENT_KEYS as u64) as usize];
-            let seen = entry.record != u32::MAX && entry.hash == hash && {
-                let src = entry.record as usize * width;
-                slot_list
-                    .iter()
-                    .all(|s| same_value(&slots[*s], &d.slots[src + *s]))
-            };
-            if seen {
-                ids.push(entry.id);
-            } else {
-                let id = keys.intern(hash, || slot_list.iter().map(|s| &slots[*s]));
-                ids.push(id);
-                *entry = RecentKey {
-                    hash,
-                    id,
-                    record: ok as u32,
-                };
-            }
+            ids.push(recall(
+                &mut recent[kl * RECENT_KEYS + (hash % RECENT_KEYS as u64) as usize],
+                hash,
+                |e| {
+                    slot_list
+                        .iter()
+                        .all(|s| same_value(&slots[*s], e.value(d, width, *s)))
+                },
+                || keys.intern(hash, || slot_list.iter().map(|s| &slots[*s])),
+                (ok as u32, WHOLE_VALUE),
+            ));
         }
     }
     for (starts, ids) in out.starts.iter_mut().zip(&out.ids) {
@@ -1834,6 +1900,10 @@ struct PlanEval {
     /// Per key list, the roots of the states grouping by it. A record's
     /// keys of a list are interned when one of them holds.
     key_list_roots: Vec<Vec<u32>>,
+    /// Per key list, whether its fields are all declared with a type that
+    /// is not an array, so that no accepted record holds an array there
+    /// (coercion rejects it) and its one key is its values.
+    key_list_scalar: Vec<bool>,
     /// Per entry of `distinct_slots`, the roots of the states counting it.
     /// A record's value is interned when one of them holds.
     distinct_roots: Vec<Vec<u32>>,
@@ -1903,6 +1973,22 @@ impl PlanEval {
                 }
             }
         }
+        let declared = |slot: usize| {
+            plan.stream
+                .columns
+                .as_ref()
+                .and_then(|cols| cols.iter().find(|(n, _)| *n == plan.fields[slot]))
+                .map(|(_, ty)| ty)
+        };
+        let key_list_scalar = plan
+            .key_lists
+            .iter()
+            .map(|slots| {
+                slots
+                    .iter()
+                    .all(|s| declared(*s).is_some_and(|ty| !matches!(ty, DataType::Array(_))))
+            })
+            .collect();
         for roots in key_list_roots.iter_mut().chain(distinct_roots.iter_mut()) {
             roots.sort_unstable();
             roots.dedup();
@@ -1946,6 +2032,7 @@ impl PlanEval {
             distinct_index,
             arg_slots,
             arg_index,
+            key_list_scalar,
         }
     }
 }
