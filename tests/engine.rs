@@ -442,6 +442,73 @@ fn a_script_error_keeps_the_queries_before_it_working() {
     );
 }
 
+/// With many queries the end of input closes every window and emits every
+/// running total in tasks on two threads; the results still come in one
+/// order: the windowed queries' in query order, then the running totals',
+/// the same through a sink that lends buffers (JSON lines) as through one
+/// that takes results one by one.
+#[test]
+fn many_queries_flush_in_query_order_through_either_sink() {
+    use shoal::exec::{JsonLinesSink, ResultSink};
+    use shoal::gen::{generate_queries, QueryConfig, TweetConfig, TweetGenerator};
+    let sql = generate_queries(&QueryConfig {
+        count: 150,
+        seed: 5,
+        stream: "tweets".into(),
+        source_dir: "unused".into(),
+    });
+    let mut data = String::new();
+    let cfg = TweetConfig {
+        records: 3000,
+        rate_per_s: 100.0,
+        ..TweetConfig::default()
+    };
+    let mut g = TweetGenerator::new(&cfg);
+    for _ in 0..cfg.records {
+        g.next_line(&mut data);
+        data.push('\n');
+    }
+    let fed = |sink: &mut dyn ResultSink| {
+        let mut e = engine(&sql);
+        let mut origin = Origin::new("gen");
+        e.push_lines("tweets", &mut origin, data.as_bytes(), 0, sink)
+            .unwrap();
+        e
+    };
+    // Results one by one.
+    let mut pushed = Vec::new();
+    let mut e = fed(&mut pushed);
+    let mut flushed = Vec::new();
+    e.flush(&mut flushed);
+    let by_one: Vec<String> = flushed.iter().map(QueryResult::to_json).collect();
+    // JSON lines, through lent buffers.
+    let mut ignored = JsonLinesSink::new(Vec::new());
+    let mut e = fed(&mut ignored);
+    let mut sink = JsonLinesSink::new(Vec::new());
+    e.flush(&mut sink);
+    let text = String::from_utf8(sink.finish().unwrap()).unwrap();
+    let by_lines: Vec<String> = text.lines().map(str::to_string).collect();
+    assert_eq!(by_lines, by_one);
+    // Windowed queries' results first, then running totals, each part in
+    // query order.
+    let query_of = |line: &str| -> (bool, String) {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        (
+            v["window_start"].is_null(),
+            v["query"].as_str().unwrap().to_string(),
+        )
+    };
+    let order: Vec<(bool, String)> = by_one.iter().map(|l| query_of(l)).collect();
+    assert!(
+        order.windows(2).all(|w| w[0] <= w[1]),
+        "results out of order"
+    );
+    let running = order.iter().filter(|(r, _)| *r).count();
+    assert!(running > 100 && order.len() - running > 100, "{order:?}");
+    let queries: std::collections::BTreeSet<&String> = order.iter().map(|(_, q)| q).collect();
+    assert!(queries.len() >= 64, "{} queries emitted", queries.len());
+}
+
 /// With many windowed queries the engine closes windows on two threads; the
 /// results must equal each query run alone (which closes on one).
 #[test]

@@ -704,66 +704,54 @@ impl StreamRuntime {
     /// Emits every window that ends at or before `watermark`, then drops
     /// panes no query needs any more.
     fn close_windows(&mut self, watermark: i64, sink: &mut dyn ResultSink) {
+        self.close_and_emit(watermark, false, sink);
+    }
+
+    /// Closes the windows that `watermark` ends and, with `running`, emits
+    /// the running totals after them (the end of input): every query's
+    /// results in query order, windowed queries first. Queries produce
+    /// their results independently, so with many of them they are split
+    /// into tasks that either thread takes ([`emit_in_tasks`]).
+    fn close_and_emit(&mut self, watermark: i64, running: bool, sink: &mut dyn ResultSink) {
         let mut counter = CountingSink {
             inner: sink,
             count: 0,
         };
         let states = &self.states;
         let keys = &self.keys;
-        let mut windowed: Vec<&mut AggRuntime> = self
+        let (windowed, totals): (Vec<&mut AggRuntime>, Vec<&mut AggRuntime>) = self
             .aggs
             .values_mut()
-            .filter(|q| q.agg().window.is_some())
-            .collect();
-        let close_all = |qs: &mut [&mut AggRuntime], sink: &mut dyn ResultSink| {
-            for q in qs.iter_mut() {
-                let w = q.agg().window.expect("windowed");
-                let state = states.get(&q.state).expect("state exists");
-                close_windows(q, w, state, keys, watermark, sink);
-            }
-        };
-        if windowed.len() >= PARALLEL_MIN_QUERIES {
-            // Queries close their windows independently: in tasks that
-            // either thread takes, the first one's results written to the
-            // sink, the others' buffered and emitted after, in query order.
-            let per_task = windowed.len().div_ceil(CLOSE_TASKS);
-            let mut chunks = windowed.chunks_mut(per_task);
-            let first = chunks.next().expect("some queries");
-            let rest: Vec<&mut [&mut AggRuntime]> = chunks.collect();
-            match counter.buffer() {
-                // The sink's own buffer: results written where they are made.
-                Some(buffer) => {
-                    let mut buffers: Vec<JsonLinesBuffer> = vec![buffer];
-                    buffers.resize_with(rest.len(), || {
-                        counter.buffer().expect("the sink lends buffers")
-                    });
-                    rayon::in_place_scope(|s| {
-                        for (qs, buffer) in rest.into_iter().zip(buffers.iter_mut()) {
-                            s.spawn(|_| close_all(qs, buffer));
-                        }
-                        close_all(first, &mut counter);
-                    });
-                    for buffer in buffers {
-                        counter.append(buffer);
-                    }
-                }
-                None => {
-                    let mut later: Vec<Vec<QueryResult>> =
-                        rest.iter().map(|_| Vec::new()).collect();
-                    rayon::in_place_scope(|s| {
-                        for (qs, results) in rest.into_iter().zip(later.iter_mut()) {
-                            s.spawn(|_| close_all(qs, results));
-                        }
-                        close_all(first, &mut counter);
-                    });
-                    for r in later.into_iter().flatten() {
-                        counter.emit(r);
-                    }
-                }
-            }
-        } else {
-            close_all(&mut windowed, &mut counter);
+            .partition(|q| q.agg().window.is_some());
+        let mut queries = windowed;
+        if running {
+            queries.extend(totals);
         }
+        // A query's work, roughly: the groups of the panes that its closing
+        // windows can read (each read once per window that holds the pane),
+        // or of its running table.
+        let work: Vec<u64> = queries
+            .iter()
+            .map(|q| {
+                let state = states.get(&q.state).expect("state exists");
+                let groups = match q.agg().window {
+                    Some(w) => {
+                        let panes: usize =
+                            state.panes.range(..watermark).map(|(_, t)| t.len()).sum();
+                        panes * (w.size_ms / w.slide_ms.max(1)).max(1) as usize
+                    }
+                    None => state.running.len(),
+                };
+                groups as u64 + 1
+            })
+            .collect();
+        emit_in_tasks(&mut queries, &work, &mut counter, |q, sink| {
+            let state = states.get(&q.state).expect("state exists");
+            match q.agg().window {
+                Some(w) => close_windows(q, w, state, keys, watermark, sink),
+                None => emit_running(q, state, keys, sink),
+            }
+        });
         self.stats.results_out += counter.count;
         // A pane is needed while some query of its state may still close a
         // window that contains it, i.e. while it starts at or after that
@@ -833,28 +821,10 @@ impl StreamRuntime {
         self.interned_after_sweep = self.interner.len();
     }
 
+    /// The end of input: every window closes and the running totals are
+    /// emitted.
     fn flush(&mut self, sink: &mut dyn ResultSink) {
-        self.close_windows(i64::MAX, sink);
-        self.emit_running_totals(sink);
-    }
-
-    /// Emits the running totals of the running-total queries (for periodic emission).
-    pub fn emit_running_totals(&mut self, sink: &mut dyn ResultSink) {
-        let mut counter = CountingSink {
-            inner: sink,
-            count: 0,
-        };
-        for q in self.aggs.values() {
-            if q.agg().window.is_none() {
-                emit_running(
-                    q,
-                    self.states.get(&q.state).expect("state exists"),
-                    &self.keys,
-                    &mut counter,
-                );
-            }
-        }
-        self.stats.results_out += counter.count;
+        self.close_and_emit(i64::MAX, true, sink);
     }
 }
 
@@ -1286,14 +1256,95 @@ fn invalid(e: crate::planner::PlanError) -> StatementError {
     }
 }
 
+/// Runs `work` on every item, which writes its results to the sink it is
+/// given, so that the results reach `counter` in item order. With at least
+/// [`PARALLEL_MIN_QUERIES`] items they are split into up to [`CLOSE_TASKS`]
+/// runs of about equal weight (`weights`, one per item) that either thread
+/// takes: the first run's results are written to the
+/// sink, the others' into buffers it lends (or as results, when it lends
+/// none) that are appended after, in order.
+fn emit_in_tasks<T: Send>(
+    items: &mut [T],
+    weights: &[u64],
+    counter: &mut CountingSink<'_>,
+    work: impl Fn(&mut T, &mut dyn ResultSink) + Sync,
+) {
+    let run_all = |items: &mut [T], sink: &mut dyn ResultSink| {
+        for item in items {
+            work(item, sink);
+        }
+    };
+    if items.len() < PARALLEL_MIN_QUERIES {
+        run_all(items, counter);
+        return;
+    }
+    let mut runs = cut_by_weight(items, weights, CLOSE_TASKS).into_iter();
+    let first = runs.next().expect("some items");
+    let rest: Vec<&mut [T]> = runs.collect();
+    match counter.buffer() {
+        // The sink's own buffer: results written where they are made.
+        Some(buffer) => {
+            let mut buffers: Vec<JsonLinesBuffer> = vec![buffer];
+            buffers.resize_with(rest.len(), || {
+                counter.buffer().expect("the sink lends buffers")
+            });
+            rayon::in_place_scope(|s| {
+                for (items, buffer) in rest.into_iter().zip(buffers.iter_mut()) {
+                    s.spawn(|_| run_all(items, buffer));
+                }
+                run_all(first, counter);
+            });
+            for buffer in buffers {
+                counter.append(buffer);
+            }
+        }
+        None => {
+            let mut later: Vec<Vec<QueryResult>> = rest.iter().map(|_| Vec::new()).collect();
+            rayon::in_place_scope(|s| {
+                for (items, results) in rest.into_iter().zip(later.iter_mut()) {
+                    s.spawn(|_| run_all(items, results));
+                }
+                run_all(first, counter);
+            });
+            for r in later.into_iter().flatten() {
+                counter.emit(r);
+            }
+        }
+    }
+}
+
+/// `items` cut into up to `n` consecutive, non-empty runs whose `weights`
+/// (one per item) add up to about the same.
+fn cut_by_weight<'i, T>(items: &'i mut [T], weights: &[u64], n: usize) -> Vec<&'i mut [T]> {
+    let total: u64 = weights.iter().sum();
+    let mut runs = Vec::with_capacity(n);
+    let (mut rest, mut sum, mut len) = (items, 0u64, 0usize);
+    for (i, w) in weights.iter().enumerate() {
+        sum += w;
+        len += 1;
+        // Cut once the weight so far reaches the next share of the total.
+        let share = total * (runs.len() as u64 + 1) / n as u64;
+        if sum >= share && runs.len() + 1 < n && i + 1 < weights.len() {
+            let (run, tail) = std::mem::take(&mut rest).split_at_mut(len);
+            runs.push(run);
+            rest = tail;
+            len = 0;
+        }
+    }
+    if !rest.is_empty() {
+        runs.push(rest);
+    }
+    runs
+}
+
 /// Interned values (or key ids) below which an interner is not swept.
 const SWEEP_MIN_IDS: usize = 1 << 16;
 
-/// Tasks that closing windows is split into (by query), when there are at
-/// least [`PARALLEL_MIN_QUERIES`] windowed queries.
+/// Tasks that closing windows (and emitting running totals) is split into,
+/// by query, when there are at least [`PARALLEL_MIN_QUERIES`] queries.
 const CLOSE_TASKS: usize = 8;
 
-/// Windowed queries from which closing windows is split over threads.
+/// Queries from which closing windows is split over threads.
 const PARALLEL_MIN_QUERIES: usize = 64;
 
 /// Accepted records in a batch from which aggregation is split over threads.
@@ -2475,6 +2526,41 @@ impl DecodeCtx<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cutting_by_weight_keeps_order_and_balances_the_runs() {
+        let cases: Vec<(Vec<u64>, usize)> = vec![
+            (vec![1; 100], 8),
+            (vec![5, 1, 1, 1, 1, 1, 1, 1, 1, 1], 2),
+            (vec![100, 1, 1, 1], 8),
+            (vec![1, 1, 1, 100], 2),
+            (vec![3], 8),
+            ((1..=64).collect(), 4),
+        ];
+        for (weights, n) in cases {
+            let mut items: Vec<usize> = (0..weights.len()).collect();
+            let runs = cut_by_weight(&mut items, &weights, n);
+            assert!(!runs.is_empty() && runs.len() <= n, "{weights:?}: {runs:?}");
+            assert!(runs.iter().all(|r| !r.is_empty()), "{weights:?}: {runs:?}");
+            let flat: Vec<usize> = runs.iter().flat_map(|r| r.iter().copied()).collect();
+            assert_eq!(flat, (0..weights.len()).collect::<Vec<_>>());
+            // No run is heavier than a share of the total plus its last
+            // item (which it took to reach the share).
+            let total: u64 = weights.iter().sum();
+            for r in &runs {
+                let w: u64 = r.iter().map(|i| weights[*i]).sum();
+                let last = weights[*r.last().expect("non-empty")];
+                assert!(w <= total / n as u64 + last + 1, "{weights:?}: {runs:?}");
+            }
+        }
+        // Equal weights give equal runs.
+        let mut items: Vec<usize> = (0..100).collect();
+        let lens: Vec<usize> = cut_by_weight(&mut items, &[1; 100], 4)
+            .iter()
+            .map(|r| r.len())
+            .collect();
+        assert_eq!(lens, vec![25, 25, 25, 25]);
+    }
 
     #[test]
     fn emptied_vectors_keep_their_allocation_across_lifetimes() {
