@@ -321,9 +321,21 @@ impl AggregateRef<'_> {
     /// Appends the result as one line of JSON (without newline): the same
     /// text as [`QueryResult::write_json`] of [`AggregateRef::to_result`].
     pub fn write_json(&self, out: &mut Vec<u8>) {
+        self.write_head(out);
+        self.write_body(out);
+    }
+
+    /// Appends the start of the line, which names the query and window:
+    /// `{"query":…,"window_start":…,"window_end":…`.
+    fn write_head(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"query\":");
         json_text::push_str(out, self.query);
         push_window(out, self.window);
+    }
+
+    /// Appends the rest of the line after [`AggregateRef::write_head`]:
+    /// the group, the values and the closing brace.
+    fn write_body(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b",\"group\":");
         json_text::push_object(out, self.key_names.iter().zip(self.key));
         out.extend_from_slice(b",\"values\":");
@@ -332,6 +344,35 @@ impl AggregateRef<'_> {
             self.values.iter().map(|(name, i)| (name, &self.aggs[*i])),
         );
         out.push(b'}');
+    }
+}
+
+/// The start of the last aggregate result line a sink wrote (its query and
+/// window, [`AggregateRef::write_head`]), copied into the next line of the
+/// same query and window instead of being written again: the rows of one
+/// window come one after another.
+#[derive(Debug, Default)]
+struct HeadText {
+    /// The query of `text` (held, so that its address stays its own).
+    query: Option<Arc<str>>,
+    /// The window of `text`.
+    window: Option<(i64, i64)>,
+    /// The text.
+    text: Vec<u8>,
+}
+
+impl HeadText {
+    /// Appends the start of `r`'s line to `out`.
+    fn put(&mut self, out: &mut Vec<u8>, r: &AggregateRef<'_>) {
+        let same =
+            self.window == r.window && self.query.as_ref().is_some_and(|q| Arc::ptr_eq(q, r.query));
+        if !same {
+            self.text.clear();
+            r.write_head(&mut self.text);
+            self.query = Some(r.query.clone());
+            self.window = r.window;
+        }
+        out.extend_from_slice(&self.text);
     }
 }
 
@@ -432,6 +473,8 @@ pub struct JsonLinesBuffer {
     count: u64,
     /// Where the next chunks come from (none: allocated).
     spare: Option<Arc<SpareChunks>>,
+    /// The start of the last aggregate line.
+    head: HeadText,
 }
 
 /// Emptied chunks of [`JsonLinesBuffer`]s, shared by the buffers a
@@ -494,7 +537,8 @@ impl ResultSink for JsonLinesBuffer {
     }
 
     fn emit_aggregate(&mut self, result: &AggregateRef<'_>) {
-        result.write_json(&mut self.bytes);
+        self.head.put(&mut self.bytes, result);
+        result.write_body(&mut self.bytes);
         self.end_line();
     }
 
@@ -524,6 +568,8 @@ pub struct JsonLinesSink<W: std::io::Write> {
     pending: Vec<u8>,
     /// Emptied chunks of appended [`JsonLinesBuffer`]s, lent again.
     spare: Arc<SpareChunks>,
+    /// The start of the last aggregate line.
+    head: HeadText,
     /// Results taken (written, or pending).
     pub count: u64,
     /// The first write error, if any (later results are dropped).
@@ -540,6 +586,7 @@ impl<W: std::io::Write> JsonLinesSink<W> {
             out: Some(out),
             pending: Vec::with_capacity(CHUNK_CAPACITY),
             spare: Arc::default(),
+            head: HeadText::default(),
             count: 0,
             error: None,
         }
@@ -557,12 +604,13 @@ impl<W: std::io::Write> JsonLinesSink<W> {
         Ok(out)
     }
 
-    /// Writes one result, which `render` appends to the pending lines.
-    fn write_line(&mut self, render: impl FnOnce(&mut Vec<u8>)) {
+    /// Writes one result, which `render` appends to the pending lines
+    /// (with the start of the last aggregate line at hand).
+    fn write_line(&mut self, render: impl FnOnce(&mut Vec<u8>, &mut HeadText)) {
         if self.error.is_some() {
             return;
         }
-        render(&mut self.pending);
+        render(&mut self.pending, &mut self.head);
         self.pending.push(b'\n');
         self.count += 1;
         if self.pending.len() >= WRITE_BYTES {
@@ -610,15 +658,18 @@ impl<W: std::io::Write> Drop for JsonLinesSink<W> {
 
 impl<W: std::io::Write> ResultSink for JsonLinesSink<W> {
     fn emit(&mut self, result: QueryResult) {
-        self.write_line(|line| result.write_json(line));
+        self.write_line(|line, _| result.write_json(line));
     }
 
     fn emit_aggregate(&mut self, result: &AggregateRef<'_>) {
-        self.write_line(|line| result.write_json(line));
+        self.write_line(|line, head| {
+            head.put(line, result);
+            result.write_body(line);
+        });
     }
 
     fn emit_row(&mut self, query: &Arc<str>, row: RowText<'_>) {
-        self.write_line(|line| write_row_json(line, query, row));
+        self.write_line(|line, _| write_row_json(line, query, row));
     }
 
     fn buffer(&mut self) -> Option<JsonLinesBuffer> {
@@ -627,6 +678,7 @@ impl<W: std::io::Write> ResultSink for JsonLinesSink<W> {
             bytes: self.spare.take(),
             count: 0,
             spare: Some(self.spare.clone()),
+            head: HeadText::default(),
         })
     }
 
@@ -655,6 +707,50 @@ impl<W: std::io::Write> ResultSink for JsonLinesSink<W> {
 mod tests {
     use super::*;
     use crate::value::Value;
+
+    /// A line's start is copied from the last one only for the same query
+    /// (not merely the same name) and the same window.
+    #[test]
+    fn aggregate_lines_reuse_their_start_only_for_the_same_query_and_window() {
+        let (a, b, a_again): (Arc<str>, Arc<str>, Arc<str>) = ("a".into(), "b".into(), "a".into());
+        let names: Vec<Arc<str>> = vec!["k".into()];
+        let values: Vec<(Arc<str>, usize)> = vec![("n".into(), 0)];
+        let key = [Value::Str("x".into())];
+        let aggs = [Value::Int(1)];
+        let lines = [
+            (&a, Some((0, 10))),
+            (&a, Some((0, 10))),
+            (&b, Some((0, 10))),
+            (&a_again, Some((0, 10))),
+            (&a_again, Some((10, 20))),
+            (&a_again, None),
+            (&a, None),
+        ];
+        let mut sink = JsonLinesSink::new(Vec::new());
+        let mut buffered = JsonLinesSink::new(Vec::new());
+        let mut buffer = buffered.buffer().expect("a JSON sink has buffers");
+        let mut expected = String::new();
+        for (query, window) in lines {
+            let r = AggregateRef {
+                query,
+                window,
+                key_names: &names,
+                key: &key,
+                values: &values,
+                aggs: &aggs,
+            };
+            sink.emit_aggregate(&r);
+            buffer.emit_aggregate(&r);
+            expected.push_str(&r.to_result().to_json());
+            expected.push('\n');
+        }
+        buffered.append(buffer);
+        assert_eq!(String::from_utf8(sink.finish().unwrap()).unwrap(), expected);
+        assert_eq!(
+            String::from_utf8(buffered.finish().unwrap()).unwrap(),
+            expected
+        );
+    }
 
     #[test]
     fn aggregate_json_shape() {
