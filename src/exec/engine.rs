@@ -711,7 +711,8 @@ impl StreamRuntime {
     /// the running totals after them (the end of input): every query's
     /// results in query order, windowed queries first. Queries produce
     /// their results independently, so with many of them they are split
-    /// into tasks that either thread takes ([`emit_in_tasks`]).
+    /// into tasks that either thread takes ([`emit_in_tasks`]). Then drops
+    /// the panes no query needs any more.
     fn close_and_emit(&mut self, watermark: i64, running: bool, sink: &mut dyn ResultSink) {
         let mut counter = CountingSink {
             inner: sink,
@@ -1692,6 +1693,7 @@ impl RecentKey {
         match (self.element, v) {
             (WHOLE_VALUE, _) => v,
             (i, Value::Array(items)) => &items[i as usize],
+            // Not reached: an element's entry is made only from an array.
             _ => v,
         }
     }

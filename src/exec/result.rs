@@ -708,8 +708,10 @@ mod tests {
     use super::*;
     use crate::value::Value;
 
-    /// A line's start is copied from the last one only for the same query
-    /// (not merely the same name) and the same window.
+    /// A line's start is copied from the last one only while the query and
+    /// the window stay the same: lines that alternate queries (two of them
+    /// with the same name) and windows come out as each result's own text,
+    /// through the sink and through a buffer it lends.
     #[test]
     fn aggregate_lines_reuse_their_start_only_for_the_same_query_and_window() {
         let (a, b, a_again): (Arc<str>, Arc<str>, Arc<str>) = ("a".into(), "b".into(), "a".into());
