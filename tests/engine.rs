@@ -442,24 +442,19 @@ fn a_script_error_keeps_the_queries_before_it_working() {
     );
 }
 
-/// With many queries the end of input closes every window and emits every
-/// running total in tasks on two threads; the results still come in one
-/// order: the windowed queries' in query order, then the running totals',
-/// the same through a sink that lends buffers (JSON lines) as through one
-/// that takes results one by one.
-#[test]
-fn many_queries_flush_in_query_order_through_either_sink() {
-    use shoal::exec::{JsonLinesSink, ResultSink};
+/// `count` generated queries over a `tweets` stream (seed `seed`) and
+/// `records` generated tweets, 100 per second, as JSON lines.
+fn generated(count: usize, seed: u64, records: u64) -> (String, String) {
     use shoal::gen::{generate_queries, QueryConfig, TweetConfig, TweetGenerator};
     let sql = generate_queries(&QueryConfig {
-        count: 150,
-        seed: 5,
+        count,
+        seed,
         stream: "tweets".into(),
         source_dir: "unused".into(),
     });
     let mut data = String::new();
     let cfg = TweetConfig {
-        records: 3000,
+        records,
         rate_per_s: 100.0,
         ..TweetConfig::default()
     };
@@ -468,6 +463,18 @@ fn many_queries_flush_in_query_order_through_either_sink() {
         g.next_line(&mut data);
         data.push('\n');
     }
+    (sql, data)
+}
+
+/// With many queries the end of input closes every window and emits every
+/// running total in tasks on two threads; the results still come in one
+/// order: the windowed queries' in query order, then the running totals',
+/// the same through a sink that lends buffers (JSON lines) as through one
+/// that takes results one by one.
+#[test]
+fn many_queries_flush_in_query_order_through_either_sink() {
+    use shoal::exec::{JsonLinesSink, ResultSink};
+    let (sql, data) = generated(150, 5, 3000);
     let fed = |sink: &mut dyn ResultSink| {
         let mut e = engine(&sql);
         let mut origin = Origin::new("gen");
@@ -513,24 +520,7 @@ fn many_queries_flush_in_query_order_through_either_sink() {
 /// results must equal each query run alone (which closes on one).
 #[test]
 fn many_queries_shared_equal_each_query_alone() {
-    use shoal::gen::{generate_queries, QueryConfig, TweetConfig, TweetGenerator};
-    let sql = generate_queries(&QueryConfig {
-        count: 120,
-        seed: 3,
-        stream: "tweets".into(),
-        source_dir: "unused".into(),
-    });
-    let mut data = String::new();
-    let cfg = TweetConfig {
-        records: 6000,
-        rate_per_s: 100.0,
-        ..TweetConfig::default()
-    };
-    let mut g = TweetGenerator::new(&cfg);
-    for _ in 0..cfg.records {
-        g.next_line(&mut data);
-        data.push('\n');
-    }
+    let (sql, data) = generated(120, 3, 6000);
     let stmts = shoal::parser::parse_statements(&sql).unwrap();
     let texts: Vec<&str> = stmts
         .iter()
