@@ -14,7 +14,7 @@ use super::intern::{same_value, Interner, KeyId, KeyInterner, ValueId, NO_ID};
 use super::json_text::ObjectTemplate;
 use super::limits::Limits;
 use super::result::{CountingSink, JsonLinesBuffer, QueryResult, ResultSink, RowArena, RowSpan};
-use super::state::{AggState, GroupTable, KeyCombos};
+use super::state::{push_distinct_elements, AggState, GroupTable, KeyCombos};
 use super::window::{close_windows, emit_running, AggRuntime};
 use crate::diagnostic::Diagnostic;
 use crate::parser::ast::DataType;
@@ -483,10 +483,9 @@ impl StreamRuntime {
                 return None;
             }
         }
-        let columns: Option<Vec<Option<DataType>>> = self.def.columns.as_ref().map(|cols| {
-            plan.fields
-                .iter()
-                .map(|f| cols.iter().find(|(n, _)| n == f).map(|(_, t)| t.clone()))
+        let columns: Option<Vec<Option<DataType>>> = self.def.columns.as_ref().map(|_| {
+            (0..plan.fields.len())
+                .map(|slot| plan.declared_type(slot).cloned())
                 .collect()
         });
         if self.def.format == Format::Csv
@@ -1727,6 +1726,13 @@ fn recall(
 /// Entries per key list of [`intern_keys`]'s recent keys.
 const RECENT_KEYS: usize = 64;
 
+/// Where key list `kl`'s recent key of hash `hash` is kept among
+/// [`intern_keys`]'s recent keys.
+#[inline]
+fn recent_entry(kl: usize, hash: u64) -> usize {
+    kl * RECENT_KEYS + (hash % RECENT_KEYS as u64) as usize
+}
+
 /// Interns the group keys of one part's decoded records, in input order
 /// (for each record, the keys of each key list that a state whose filter
 /// the record passed groups by), and copies out the aggregate arguments.
@@ -1790,20 +1796,16 @@ fn intern_keys(
                 _ => None,
             } {
                 chosen.clear();
-                for (i, v) in items.iter().enumerate() {
-                    // Each distinct element once, at its first place (as
-                    // `KeyCombos` picks them).
-                    if chosen.iter().any(|j| items[*j as usize] == *v) {
-                        continue;
-                    }
-                    chosen.push(i as u32);
+                push_distinct_elements(items, &mut chosen);
+                for &i in &chosen {
+                    let v = &items[i as usize];
                     let hash = hash_values(std::iter::once(v));
                     ids.push(recall(
-                        &mut recent[kl * RECENT_KEYS + (hash % RECENT_KEYS as u64) as usize],
+                        &mut recent[recent_entry(kl, hash)],
                         hash,
                         |e| same_value(v, e.value(d, width, s)),
                         || keys.intern(hash, || std::iter::once(v)),
-                        (ok as u32, i as u32),
+                        (ok as u32, i),
                     ));
                 }
                 continue;
@@ -1823,7 +1825,7 @@ fn intern_keys(
             }
             let hash = hash_values(slot_list.iter().map(|s| &slots[*s]));
             ids.push(recall(
-                &mut recent[kl * RECENT_KEYS + (hash % RECENT_KEYS as u64) as usize],
+                &mut recent[recent_entry(kl, hash)],
                 hash,
                 |e| {
                     slot_list
@@ -2026,20 +2028,14 @@ impl PlanEval {
                 }
             }
         }
-        let declared = |slot: usize| {
-            plan.stream
-                .columns
-                .as_ref()
-                .and_then(|cols| cols.iter().find(|(n, _)| *n == plan.fields[slot]))
-                .map(|(_, ty)| ty)
-        };
         let key_list_scalar = plan
             .key_lists
             .iter()
             .map(|slots| {
-                slots
-                    .iter()
-                    .all(|s| declared(*s).is_some_and(|ty| !matches!(ty, DataType::Array(_))))
+                slots.iter().all(|s| {
+                    plan.declared_type(*s)
+                        .is_some_and(|ty| !matches!(ty, DataType::Array(_)))
+                })
             })
             .collect();
         for roots in key_list_roots.iter_mut().chain(distinct_roots.iter_mut()) {

@@ -362,6 +362,13 @@ struct HeadText {
 }
 
 impl HeadText {
+    /// Appends `r`'s line (without newline) to `out`: the start kept or
+    /// written anew, then the rest.
+    fn write_line(&mut self, out: &mut Vec<u8>, r: &AggregateRef<'_>) {
+        self.put(out, r);
+        r.write_body(out);
+    }
+
     /// Appends the start of `r`'s line to `out`.
     fn put(&mut self, out: &mut Vec<u8>, r: &AggregateRef<'_>) {
         let same =
@@ -537,8 +544,7 @@ impl ResultSink for JsonLinesBuffer {
     }
 
     fn emit_aggregate(&mut self, result: &AggregateRef<'_>) {
-        self.head.put(&mut self.bytes, result);
-        result.write_body(&mut self.bytes);
+        self.head.write_line(&mut self.bytes, result);
         self.end_line();
     }
 
@@ -662,10 +668,7 @@ impl<W: std::io::Write> ResultSink for JsonLinesSink<W> {
     }
 
     fn emit_aggregate(&mut self, result: &AggregateRef<'_>) {
-        self.write_line(|line, head| {
-            head.put(line, result);
-            result.write_body(line);
-        });
+        self.write_line(|line, head| head.write_line(line, result));
     }
 
     fn emit_row(&mut self, query: &Arc<str>, row: RowText<'_>) {

@@ -376,6 +376,18 @@ pub struct KeyCombos {
 /// Marks a whole (non-array) value in [`KeyCombos::picks`].
 pub const WHOLE: u32 = u32::MAX;
 
+/// Appends to `out` the places in `items` of its distinct elements, each at
+/// its first place: the elements an array grouped on fans out to, in the
+/// order its keys take.
+pub fn push_distinct_elements(items: &[Value<'_>], out: &mut Vec<u32>) {
+    let from = out.len();
+    for (i, v) in items.iter().enumerate() {
+        if !out[from..].iter().any(|j| items[*j as usize] == *v) {
+            out.push(i as u32);
+        }
+    }
+}
+
 impl KeyCombos {
     /// Computes the keys of a record for the key list `slots`.
     pub fn compute(&mut self, slots: &[usize], record: &[Value<'_>]) {
@@ -398,11 +410,7 @@ impl KeyCombos {
             match &record[*s] {
                 Value::Array(items) => {
                     let from = choices.len();
-                    for (i, v) in items.iter().enumerate() {
-                        if !choices[from..].iter().any(|j| items[*j as usize] == *v) {
-                            choices.push(i as u32);
-                        }
-                    }
+                    push_distinct_elements(items, choices);
                     if choices.len() == from {
                         return;
                     }

@@ -15,7 +15,7 @@ use super::predicate::Pred;
 use super::query::{AggSpec, Projection, QueryKind, QuerySpec};
 use super::PlanError;
 use crate::diagnostic::Diagnostic;
-use crate::parser::ast::Span;
+use crate::parser::ast::{DataType, Span};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -155,6 +155,17 @@ pub struct StreamPlan {
     pub filters: Vec<PlanFilter>,
     /// Which states and filter queries read each node, for EXPLAIN.
     pub users: BTreeMap<NodeId, BTreeSet<Arc<str>>>,
+}
+
+impl StreamPlan {
+    /// The type the stream declares for the field in `slot`, if it declares
+    /// its columns and that field among them.
+    pub fn declared_type(&self, slot: usize) -> Option<&DataType> {
+        let cols = self.stream.columns.as_ref()?;
+        cols.iter()
+            .find(|(name, _)| *name == self.fields[slot])
+            .map(|(_, ty)| ty)
+    }
 }
 
 /// Builds the shared plan from the stream's queries and states.
