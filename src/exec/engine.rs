@@ -1487,6 +1487,7 @@ fn update_states(
             let (part_keys, part_values) = (&keys[part], &values[part]);
             let key_starts = &part_keys.starts[st.key_list];
             let key_ids = &part_keys.ids[st.key_list];
+            let scalar_keys = pe.key_list_scalar[st.key_list];
             // Where each accumulator reads its input, in this part.
             let inputs: Vec<AccColumn<'_>> = st
                 .accs
@@ -1523,7 +1524,11 @@ fn update_states(
                             &mut *current.as_mut().expect("pane set").1
                         }
                     };
-                    let rec_keys = &key_ids[key_starts[ok] as usize..key_starts[ok + 1] as usize];
+                    let rec_keys = if scalar_keys {
+                        std::slice::from_ref(&key_ids[ok])
+                    } else {
+                        &key_ids[key_starts[ok] as usize..key_starts[ok + 1] as usize]
+                    };
                     for &key in rec_keys {
                         // A full state updates only the groups it holds.
                         if room == 0 && !table.contains(key) {
@@ -1625,9 +1630,12 @@ struct PartKeys {
     /// keys (one more than records): the keys of record `r` are
     /// `ids[list][starts[list][r]..starts[list][r + 1]]`. Empty when no
     /// state grouping by the list passed the record, and when an array
-    /// grouped on is empty.
+    /// grouped on is empty. A scalar list ([`PlanEval::key_list_scalar`])
+    /// has no offsets: each record has one key, at its own place.
     starts: Vec<Vec<u32>>,
-    /// Per key list, key ids ([`KeyInterner`]).
+    /// Per key list, key ids ([`KeyInterner`]); for a scalar list, one
+    /// per decoded record, [`NO_ID`] where no state grouping by the list
+    /// passed it.
     ids: Vec<Vec<KeyId>>,
     /// Per [`PlanEval::arg_slots`] entry, each record's value in short form.
     args: Vec<Vec<AccArg>>,
@@ -1753,10 +1761,10 @@ fn intern_keys(
         .map(|roots| passed_any(d, roots))
         .collect();
     let mut out = PartKeys {
-        starts: plan
-            .key_lists
+        starts: pe
+            .key_list_scalar
             .iter()
-            .map(|_| Vec::with_capacity(n + 1))
+            .map(|scalar| Vec::with_capacity(if *scalar { 0 } else { n + 1 }))
             .collect(),
         ids: plan
             .key_lists
@@ -1785,8 +1793,14 @@ fn intern_keys(
         let slots = &d.slots[ok * width..(ok + 1) * width];
         for (kl, slot_list) in plan.key_lists.iter().enumerate() {
             let ids = &mut out.ids[kl];
-            out.starts[kl].push(ids.len() as u32);
+            let scalar = pe.key_list_scalar[kl];
+            if !scalar {
+                out.starts[kl].push(ids.len() as u32);
+            }
             if !has_bit(&needed[kl], ok) {
+                if scalar {
+                    ids.push(NO_ID);
+                }
                 continue;
             }
             // An array of a one-field list fans out to a key per distinct
@@ -1814,7 +1828,7 @@ fn intern_keys(
             // values themselves (hashed as `KeyCombos` hashes them); an array
             // fans out to a key per combination of its elements. Fields
             // declared with a type that is not an array hold none.
-            if !pe.key_list_scalar[kl]
+            if !scalar
                 && slot_list
                     .iter()
                     .any(|s| matches!(slots[*s], Value::Array(_)))
@@ -1837,8 +1851,11 @@ fn intern_keys(
             ));
         }
     }
-    for (starts, ids) in out.starts.iter_mut().zip(&out.ids) {
-        starts.push(ids.len() as u32);
+    for ((starts, ids), scalar) in out.starts.iter_mut().zip(&out.ids).zip(&pe.key_list_scalar) {
+        if !scalar {
+            starts.push(ids.len() as u32);
+        }
+        debug_assert!(!scalar || ids.len() == n, "one key per record");
     }
     out
 }
