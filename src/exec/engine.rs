@@ -1466,7 +1466,22 @@ fn update_states(
 ) -> u64 {
     let width = plan.fields.len();
     let mut updates = 0u64;
-    for (i, state) in states.iter_mut() {
+    // The pane most of the batch falls in, whose tables are prefetched.
+    let first_ts = decoded.iter().find_map(|d| d.ts.first().copied());
+    for j in 0..states.len() {
+        // The next state's table is brought into cache while this one is
+        // updated: a state's tables have left the cache since the last
+        // batch, and a probe that waits for memory stalls the loop.
+        if let (Some((next, next_state)), Some(ts)) = (states.get(j + 1), first_ts) {
+            let table = match plan.states[*next].pane_ms {
+                None => Some(&next_state.running),
+                Some(p) => next_state.panes.get(&(ts.div_euclid(p) * p)),
+            };
+            if let Some(table) = table {
+                table.prefetch(PREFETCH_BYTES);
+            }
+        }
+        let (i, state) = &mut states[j];
         let st = &plan.states[*i];
         let root = pe.state_roots[*i];
         // New groups the state may still create (counting costs a look at
@@ -1561,6 +1576,10 @@ fn update_states(
     }
     updates
 }
+
+/// Bytes of a state's index and of its accumulators prefetched before the
+/// state is updated (each): more than most tables of few groups hold.
+const PREFETCH_BYTES: usize = 64 << 10;
 
 /// Where one accumulator of a state reads a record's input, in one part of
 /// a batch.
