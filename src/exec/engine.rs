@@ -15,7 +15,7 @@ use super::json_text::ObjectTemplate;
 use super::limits::Limits;
 use super::result::{CountingSink, JsonLinesBuffer, QueryResult, ResultSink, RowArena, RowSpan};
 use super::state::{push_distinct_elements, AggState, GroupTable, KeyCombos};
-use super::window::{close_windows, emit_running, AggRuntime};
+use super::window::{close_windows, closes_any, emit_running, AggRuntime};
 use crate::diagnostic::Diagnostic;
 use crate::parser::ast::DataType;
 use crate::parser::{self, ast::Span, Ident, Statement};
@@ -723,9 +723,19 @@ impl StreamRuntime {
             .aggs
             .values_mut()
             .partition(|q| q.agg().window.is_some());
-        let mut queries = windowed;
+        // Most batches move the watermark past no window's end: the queries
+        // that have nothing to close are left out, and with none left there
+        // are no panes to drop either.
+        let mut queries: Vec<&mut AggRuntime> = windowed
+            .into_iter()
+            .filter(|q| q.agg().window.is_some_and(|w| closes_any(q, w, watermark)))
+            .collect();
         if running {
             queries.extend(totals);
+        }
+        if queries.is_empty() {
+            self.sweep_if_grown();
+            return;
         }
         // A query's work, roughly: the groups of the panes that its closing
         // windows can read (each read once per window that holds the pane),
@@ -779,6 +789,12 @@ impl StreamRuntime {
         if !dropped.is_empty() {
             rayon::spawn(move || drop(dropped));
         }
+        self.sweep_if_grown();
+    }
+
+    /// Sweeps the interners of the ids no state holds any more, once they
+    /// have doubled since the last sweep.
+    fn sweep_if_grown(&mut self) {
         if self.interner.len() >= (2 * self.interned_after_sweep).max(SWEEP_MIN_IDS) {
             self.sweep_interner();
         }

@@ -45,6 +45,26 @@ fn floor_to(x: i128, step: i128) -> i128 {
     x.div_euclid(step) * step
 }
 
+/// Whether [`close_windows`] at `watermark` has anything to do for `q`:
+/// when false it would do nothing. A window to emit starts at or after the
+/// earliest open one and ends by the watermark, so closing it moves the
+/// earliest open window: closing does something exactly when it moves.
+pub fn closes_any(q: &AggRuntime, w: Window, watermark: i64) -> bool {
+    window_work(q.next_start, w, watermark)
+}
+
+/// [`closes_any`] for a query whose earliest open window starts at
+/// `next_start`.
+fn window_work(next_start: i64, w: Window, watermark: i64) -> bool {
+    next_open_start(w, watermark) > next_start as i128
+}
+
+/// The start of the earliest window that ends after `watermark`.
+fn next_open_start(w: Window, watermark: i64) -> i128 {
+    let (size, slide) = (w.size_ms as i128, w.slide_ms as i128);
+    floor_to(watermark as i128 - size, slide) + slide
+}
+
 /// Emits every window of `q` that ends at or before `watermark` and has data,
 /// and advances `q.next_start` past them.
 pub fn close_windows(
@@ -86,7 +106,7 @@ pub fn close_windows(
         collect_parts(state, start, end, &mut parts);
         finish_groups(q, group_runs(&parts, keys), Some((start, end)), sink);
     }
-    let next = floor_to(wm - size, slide) + slide;
+    let next = next_open_start(w, watermark);
     if next > q.next_start as i128 {
         q.next_start = i64::try_from(next).unwrap_or(i64::MAX);
     }
@@ -421,5 +441,37 @@ pub fn finish_groups<'g>(
             values: &agg.values,
             aggs: r.aggs,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// `window_work` is true exactly when some window start (a multiple
+        /// of the slide) at or after both the earliest open window and the
+        /// first reported one ends by the watermark, or when closing moves
+        /// the earliest open window, found by walking every window start
+        /// near the watermark.
+        #[test]
+        fn window_work_is_true_exactly_when_closing_does_something(
+            slide in 1i64..60,
+            extra in 0i64..120,
+            next in -100i64..100,
+            first in -100i64..100,
+            wm in -100i64..200,
+        ) {
+            let w = Window { size_ms: slide + extra, slide_ms: slide };
+            let lo = next.max(first);
+            let starts = || (-400..400).map(|k| k * slide);
+            let emits = starts().any(|s| s >= lo && s + w.size_ms <= wm);
+            // Closing moves the earliest open window to the first start of
+            // a window that ends after the watermark.
+            let open = starts().find(|s| s + w.size_ms > wm).expect("in range");
+            let moves = open > next;
+            prop_assert_eq!(window_work(next, w, wm), emits || moves);
+        }
     }
 }
