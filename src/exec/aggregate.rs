@@ -269,10 +269,39 @@ impl Acc {
                 }
                 best.cloned().unwrap_or(Value::Null)
             }
-            _ => {
+            // Counts and sums, the usual partials, are added up in place
+            // (what `merge` does, without its match on every pair).
+            Acc::Count(_) => Value::Int(
+                parts
+                    .map(|p| match p {
+                        Acc::Count(c) => *c,
+                        _ => 0,
+                    })
+                    .sum(),
+            ),
+            Acc::Sum { .. } => {
                 let mut total = first.clone();
-                for p in parts.skip(1) {
-                    total.merge(p);
+                if let Acc::Sum {
+                    int,
+                    float,
+                    any_float,
+                    n,
+                } = &mut total
+                {
+                    for p in parts.skip(1) {
+                        if let Acc::Sum {
+                            int: i2,
+                            float: f2,
+                            any_float: a2,
+                            n: n2,
+                        } = p
+                        {
+                            *int += i2;
+                            *float += f2;
+                            *any_float |= a2;
+                            *n += n2;
+                        }
+                    }
                 }
                 total.finish(func)
             }
