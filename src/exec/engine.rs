@@ -596,7 +596,7 @@ impl StreamRuntime {
             self.states.iter_mut().map(|(k, v)| (*k, v)).collect();
         let mut groups: Vec<Vec<(usize, &mut AggState)>> =
             (0..AGG_TASKS).map(|_| Vec::new()).collect();
-        for (i, w) in balance_states(&plan, &plan_eval, &decoded, &accepted) {
+        for (i, w) in balance_states(&plan, &plan_eval, &decoded) {
             if let Some(state) = by_state.remove(&plan.states[i].id) {
                 groups[w].push((i, state));
             }
@@ -1398,26 +1398,19 @@ const AGG_TASKS: usize = 32;
 
 /// Assigns each state of the plan (by plan index) to one of [`AGG_TASKS`]
 /// aggregation tasks so that they get about equal work: a state's work in
-/// this batch is estimated from the records its root's masks select,
-/// weighted by its accumulators (`count(DISTINCT)` inserts cost the most).
+/// this batch is estimated from the records its root selects (counted by
+/// phase 1, [`Decoded::root_hits`]), weighted by its accumulators (`count(DISTINCT)` inserts cost the most).
 /// The states of one filter root stay together, one after another in one
 /// task; the largest such groups go first, each to the least loaded task.
 fn balance_states(
     plan: &StreamPlan,
     pe: &PlanEval,
     decoded: &[Decoded<'_>],
-    accepted: &[Accepted],
 ) -> Vec<(usize, usize)> {
-    let n_roots = pe.root_nodes.len();
-    let mut root_hits = vec![0u64; n_roots];
-    for (d, acc) in decoded.iter().zip(accepted) {
-        for (root, hits) in root_hits.iter_mut().enumerate() {
-            *hits += d
-                .root_column(root)
-                .iter()
-                .zip(&acc.mask)
-                .map(|(m, a)| u64::from((m & a).count_ones()))
-                .sum::<u64>();
+    let mut root_hits = vec![0u64; pe.root_nodes.len()];
+    for d in decoded {
+        for (hits, h) in root_hits.iter_mut().zip(&d.root_hits) {
+            *hits += u64::from(*h);
         }
     }
     let weighted: Vec<(u64, usize)> = plan
@@ -1960,6 +1953,9 @@ struct Decoded<'a> {
     /// lines for which it is TRUE: a column per root,
     /// `roots[root * runs + run]` ([`Decoded::root_column`]).
     roots: Vec<u64>,
+    /// Per root, how many accepted lines it is TRUE for (late ones
+    /// included): phase 2b's estimate of each state's work.
+    root_hits: Vec<u32>,
     /// Phase 1's scratch: the same masks run by run, as they are evaluated.
     run_roots: Vec<u64>,
     /// The output of filter queries, in input order: (index into the
@@ -2265,6 +2261,7 @@ impl SparePool {
                 slots: emptied(d.slots),
                 ts: emptied(d.ts),
                 roots: emptied(d.roots),
+                root_hits: emptied(d.root_hits),
                 run_roots: emptied(d.run_roots),
                 rows: emptied(d.rows),
                 row_text: {
@@ -2466,9 +2463,11 @@ impl DecodeCtx<'_> {
         let runs = out.runs();
         debug_assert_eq!(out.run_roots.len(), runs * n_roots);
         out.roots.resize(runs * n_roots, 0);
+        out.root_hits.resize(n_roots, 0);
         for (run, masks) in out.run_roots.chunks_exact(n_roots.max(1)).enumerate() {
-            for (root, m) in masks.iter().enumerate() {
+            for ((root, m), hits) in masks.iter().enumerate().zip(out.root_hits.iter_mut()) {
                 out.roots[root * runs + run] = *m;
+                *hits += m.count_ones();
             }
         }
         out.run_roots.clear();
