@@ -104,7 +104,7 @@ pub fn close_windows(
         // Each group's partials from every pane of the window, by reference:
         // nothing is copied until the final values are computed.
         collect_parts(state, start, end, &mut parts);
-        finish_groups(q, group_runs(&parts, keys), Some((start, end)), sink);
+        finish_groups(q, group_runs(&parts), keys, Some((start, end)), sink);
     }
     let next = next_open_start(w, watermark);
     if next > q.next_start as i128 {
@@ -143,7 +143,7 @@ pub fn emit_open_windows(
     for s in starts {
         let (start, end) = (s as i64, i64::try_from(s + size).unwrap_or(i64::MAX));
         collect_parts(state, start, end, &mut parts);
-        finish_groups(q, group_runs(&parts, keys), Some((start, end)), sink);
+        finish_groups(q, group_runs(&parts), keys, Some((start, end)), sink);
     }
 }
 
@@ -198,14 +198,9 @@ fn collect_parts<'g>(state: &'g AggState, start: i64, end: i64, parts: &mut Vec<
     }
 }
 
-/// The groups of grouped `parts`: each group's key values and its partials.
-fn group_runs<'g>(
-    parts: &'g [PanePart<'g>],
-    keys: &'g KeyInterner,
-) -> impl Iterator<Item = (&'g [OwnedValue], &'g [PanePart<'g>])> {
-    parts
-        .chunk_by(|a, b| a.0 == b.0)
-        .map(|run| (keys.key(run[0].0), run))
+/// The groups of grouped `parts`: each group's key id and its partials.
+fn group_runs<'g>(parts: &'g [PanePart<'g>]) -> impl Iterator<Item = (KeyId, &'g [PanePart<'g>])> {
+    parts.chunk_by(|a, b| a.0 == b.0).map(|run| (run[0].0, run))
 }
 
 /// Emits the current running totals of `q`.
@@ -216,7 +211,7 @@ pub fn emit_running(
     sink: &mut dyn ResultSink,
 ) {
     let parts: Vec<PanePart<'_>> = state.running.groups().map(|g| (g.key, g.accs)).collect();
-    finish_groups(q, group_runs(&parts, keys), None, sink);
+    finish_groups(q, group_runs(&parts), keys, None, sink);
 }
 
 /// One output row being finished: its group key and its final aggregate
@@ -319,13 +314,17 @@ fn mark_having_aggs(p: &OutPred, used: &mut [bool]) {
     }
 }
 
-/// Turns groups into results: final values, `HAVING`, `ORDER BY` (ties and
-/// unordered queries by group key, so output is deterministic), `LIMIT`.
-/// The aggregates that `HAVING` and `ORDER BY` read are computed for every
-/// group; the others only for the groups that are output.
+/// Turns groups (key ids in `keys`, and partials) into results: final
+/// values, `HAVING`, `ORDER BY` (ties and unordered queries by group key,
+/// so output is deterministic), `LIMIT`. The aggregates that `HAVING` and
+/// `ORDER BY` read are computed for every group; the others only for the
+/// groups that are output. A top-k ordered by aggregates alone looks up
+/// the key values only of the groups whose ordered values are among the
+/// first k (ties included).
 pub fn finish_groups<'g>(
     q: &AggRuntime,
-    groups: impl Iterator<Item = (&'g [OwnedValue], &'g [PanePart<'g>])>,
+    groups: impl Iterator<Item = (KeyId, &'g [PanePart<'g>])>,
+    key_values: &'g KeyInterner,
     window: Option<(i64, i64)>,
     sink: &mut dyn ResultSink,
 ) {
@@ -344,7 +343,7 @@ pub fn finish_groups<'g>(
     // Rows by index: keys and partials in `groups_of`, final values in
     // `finals` (`n` per row).
     let n = agg.aggs.len();
-    let mut groups_of: Vec<(&'g [OwnedValue], &'g [PanePart<'g>])> = Vec::new();
+    let mut groups_of: Vec<(KeyId, &'g [PanePart<'g>])> = Vec::new();
     let mut finals: Vec<OwnedValue> = Vec::new();
     for (key, parts) in groups {
         let base = finals.len();
@@ -352,7 +351,49 @@ pub fn finish_groups<'g>(
         compute_aggs(q, parts, early_aggs.iter().copied(), &mut finals[base..]);
         groups_of.push((key, parts));
     }
-    let keys: Vec<&'g [OwnedValue]> = groups_of.iter().map(|g| g.0).collect();
+    let mut live: Vec<u32> = (0..groups_of.len() as u32).collect();
+    // A top-k ordered by aggregates alone: the rows whose ordered values
+    // come after the k-th row's can be cut before keys are looked up (at
+    // least k rows come before each of them, whatever the keys).
+    let by_aggs = !agg.order_by.is_empty()
+        && agg
+            .order_by
+            .iter()
+            .all(|(r, _)| matches!(r, OutRef::Agg(_)))
+        && agg.having.is_none();
+    if let (true, Some(limit)) = (by_aggs, agg.limit) {
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        if limit < live.len() {
+            let values_order = |a: u32, b: u32| -> Ordering {
+                let (ra, rb) = (
+                    &finals[a as usize * n..][..n],
+                    &finals[b as usize * n..][..n],
+                );
+                for (r, desc) in &agg.order_by {
+                    let OutRef::Agg(i) = r else { continue };
+                    let o = ra[*i].total_cmp(&rb[*i]);
+                    let o = if *desc { o.reverse() } else { o };
+                    if o != Ordering::Equal {
+                        return o;
+                    }
+                }
+                Ordering::Equal
+            };
+            match limit.checked_sub(1) {
+                None => live.clear(),
+                Some(last) => {
+                    live.select_nth_unstable_by(last, |a, b| values_order(*a, *b));
+                    let kth = live[last];
+                    live.retain(|r| values_order(*r, kth) != Ordering::Greater);
+                }
+            }
+        }
+    }
+    // Key values of the rows still live (the others are never read).
+    let mut keys: Vec<&'g [OwnedValue]> = vec![&[]; groups_of.len()];
+    for &i in &live {
+        keys[i as usize] = key_values.key(groups_of[i as usize].0);
+    }
     fn view<'r>(
         keys: &[&'r [OwnedValue]],
         finals: &'r [OwnedValue],
@@ -364,17 +405,16 @@ pub fn finish_groups<'g>(
             aggs: &finals[i as usize * n..][..n],
         }
     }
-    let mut live: Vec<u32> = (0..groups_of.len() as u32).collect();
     if let Some(h) = &agg.having {
         live.retain(|i| view(&keys, &finals, n, *i).having(h) == Truth::True);
     }
     // Rows by key: the first key's sort prefix (`Value::sort_prefix`,
     // which never contradicts `total_cmp`) settles most comparisons, full
     // comparisons only on equal prefixes.
-    let key_prefix: Vec<u128> = keys
-        .iter()
-        .map(|k| k.first().map_or(0, |v| v.sort_prefix()))
-        .collect();
+    let mut key_prefix: Vec<u128> = vec![0; groups_of.len()];
+    for &i in &live {
+        key_prefix[i as usize] = keys[i as usize].first().map_or(0, |v| v.sort_prefix());
+    }
     // `order` over rows by index, reading the final values in `finals`.
     let order = |finals: &[OwnedValue], a: u32, b: u32| -> Ordering {
         let (ra, rb) = (view(&keys, finals, n, a), view(&keys, finals, n, b));
