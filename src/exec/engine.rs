@@ -1399,7 +1399,8 @@ const AGG_TASKS: usize = 32;
 /// Assigns each state of the plan (by plan index) to one of [`AGG_TASKS`]
 /// aggregation tasks so that they get about equal work: a state's work in
 /// this batch is estimated from the records its root selects (counted by
-/// phase 1, [`Decoded::root_hits`]), weighted by its accumulators (`count(DISTINCT)` inserts cost the most).
+/// phase 1, [`Decoded::root_hits`]), weighted by its accumulators
+/// (`count(DISTINCT)` inserts cost the most).
 /// The states of one filter root stay together, one after another in one
 /// task; the largest such groups go first, each to the least loaded task.
 fn balance_states(

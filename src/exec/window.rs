@@ -292,6 +292,19 @@ impl OutRow<'_> {
     }
 }
 
+/// Two rows compared by the `ORDER BY` items alone (equal when they tie on
+/// every item).
+fn cmp_order_by(order_by: &[(OutRef, bool)], a: &OutRow<'_>, b: &OutRow<'_>) -> Ordering {
+    for (r, desc) in order_by {
+        let o = a.get(*r).total_cmp(b.get(*r));
+        let o = if *desc { o.reverse() } else { o };
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    Ordering::Equal
+}
+
 /// The aggregates (indexes into [`AggQuery::aggs`]) that a `HAVING`
 /// predicate reads, marked in `used`.
 fn mark_having_aggs(p: &OutPred, used: &mut [bool]) {
@@ -314,7 +327,8 @@ fn mark_having_aggs(p: &OutPred, used: &mut [bool]) {
     }
 }
 
-/// Turns groups (key ids in `keys`, and partials) into results: final
+/// Turns groups (key ids, whose values `key_values` holds, and partials)
+/// into results: final
 /// values, `HAVING`, `ORDER BY` (ties and unordered queries by group key,
 /// so output is deterministic), `LIMIT`. The aggregates that `HAVING` and
 /// `ORDER BY` read are computed for every group; the others only for the
@@ -340,8 +354,8 @@ pub fn finish_groups<'g>(
         }
     }
     let early_aggs: Vec<usize> = (0..early.len()).filter(|j| early[*j]).collect();
-    // Rows by index: keys and partials in `groups_of`, final values in
-    // `finals` (`n` per row).
+    // Rows by index: key ids and partials in `groups_of`, final values in
+    // `finals` (`n` per row), key values in `keys` once looked up.
     let n = agg.aggs.len();
     let mut groups_of: Vec<(KeyId, &'g [PanePart<'g>])> = Vec::new();
     let mut finals: Vec<OwnedValue> = Vec::new();
@@ -352,6 +366,18 @@ pub fn finish_groups<'g>(
         groups_of.push((key, parts));
     }
     let mut live: Vec<u32> = (0..groups_of.len() as u32).collect();
+    let mut keys: Vec<&'g [OwnedValue]> = vec![&[]; groups_of.len()];
+    fn view<'r>(
+        keys: &[&'r [OwnedValue]],
+        finals: &'r [OwnedValue],
+        n: usize,
+        i: u32,
+    ) -> OutRow<'r> {
+        OutRow {
+            key: keys[i as usize],
+            aggs: &finals[i as usize * n..][..n],
+        }
+    }
     // A top-k ordered by aggregates alone: the rows whose ordered values
     // come after the k-th row's can be cut before keys are looked up (at
     // least k rows come before each of them, whatever the keys).
@@ -365,19 +391,8 @@ pub fn finish_groups<'g>(
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
         if limit < live.len() {
             let values_order = |a: u32, b: u32| -> Ordering {
-                let (ra, rb) = (
-                    &finals[a as usize * n..][..n],
-                    &finals[b as usize * n..][..n],
-                );
-                for (r, desc) in &agg.order_by {
-                    let OutRef::Agg(i) = r else { continue };
-                    let o = ra[*i].total_cmp(&rb[*i]);
-                    let o = if *desc { o.reverse() } else { o };
-                    if o != Ordering::Equal {
-                        return o;
-                    }
-                }
-                Ordering::Equal
+                let (ra, rb) = (view(&keys, &finals, n, a), view(&keys, &finals, n, b));
+                cmp_order_by(&agg.order_by, &ra, &rb)
             };
             match limit.checked_sub(1) {
                 None => live.clear(),
@@ -390,20 +405,8 @@ pub fn finish_groups<'g>(
         }
     }
     // Key values of the rows still live (the others are never read).
-    let mut keys: Vec<&'g [OwnedValue]> = vec![&[]; groups_of.len()];
     for &i in &live {
         keys[i as usize] = key_values.key(groups_of[i as usize].0);
-    }
-    fn view<'r>(
-        keys: &[&'r [OwnedValue]],
-        finals: &'r [OwnedValue],
-        n: usize,
-        i: u32,
-    ) -> OutRow<'r> {
-        OutRow {
-            key: keys[i as usize],
-            aggs: &finals[i as usize * n..][..n],
-        }
     }
     if let Some(h) = &agg.having {
         live.retain(|i| view(&keys, &finals, n, *i).having(h) == Truth::True);
@@ -418,12 +421,9 @@ pub fn finish_groups<'g>(
     // `order` over rows by index, reading the final values in `finals`.
     let order = |finals: &[OwnedValue], a: u32, b: u32| -> Ordering {
         let (ra, rb) = (view(&keys, finals, n, a), view(&keys, finals, n, b));
-        for (r, desc) in &agg.order_by {
-            let o = ra.get(*r).total_cmp(rb.get(*r));
-            let o = if *desc { o.reverse() } else { o };
-            if o != Ordering::Equal {
-                return o;
-            }
+        let o = cmp_order_by(&agg.order_by, &ra, &rb);
+        if o != Ordering::Equal {
+            return o;
         }
         key_prefix[a as usize]
             .cmp(&key_prefix[b as usize])
