@@ -165,29 +165,37 @@ impl Acc {
         }
     }
 
+    /// Adds the sum partial `other` into this one (both `sum`/`avg`
+    /// partials; any other pair is left as it is).
+    #[inline]
+    fn add_sum(&mut self, other: &Acc) {
+        if let (
+            Acc::Sum {
+                int,
+                float,
+                any_float,
+                n,
+            },
+            Acc::Sum {
+                int: i2,
+                float: f2,
+                any_float: a2,
+                n: n2,
+            },
+        ) = (self, other)
+        {
+            *int += i2;
+            *float += f2;
+            *any_float |= a2;
+            *n += n2;
+        }
+    }
+
     /// Merges another partial of the same aggregate into this one.
     pub fn merge(&mut self, other: &Acc) {
         match (self, other) {
             (Acc::Count(a), Acc::Count(b)) => *a += b,
-            (
-                Acc::Sum {
-                    int,
-                    float,
-                    any_float,
-                    n,
-                },
-                Acc::Sum {
-                    int: i2,
-                    float: f2,
-                    any_float: a2,
-                    n: n2,
-                },
-            ) => {
-                *int += i2;
-                *float += f2;
-                *any_float |= a2;
-                *n += n2;
-            }
+            (a @ Acc::Sum { .. }, b @ Acc::Sum { .. }) => a.add_sum(b),
             (Acc::Min(a), Acc::Min(Some(b))) => {
                 if a.as_ref().is_none_or(|x| b.total_cmp(x) == Ordering::Less) {
                     *a = Some(b.clone());
@@ -281,27 +289,8 @@ impl Acc {
             ),
             Acc::Sum { .. } => {
                 let mut total = first.clone();
-                if let Acc::Sum {
-                    int,
-                    float,
-                    any_float,
-                    n,
-                } = &mut total
-                {
-                    for p in parts.skip(1) {
-                        if let Acc::Sum {
-                            int: i2,
-                            float: f2,
-                            any_float: a2,
-                            n: n2,
-                        } = p
-                        {
-                            *int += i2;
-                            *float += f2;
-                            *any_float |= a2;
-                            *n += n2;
-                        }
-                    }
+                for p in parts.skip(1) {
+                    total.add_sum(p);
                 }
                 total.finish(func)
             }
