@@ -14,7 +14,7 @@ use super::intern::{same_value, Interner, KeyId, KeyInterner, ValueId, NO_ID};
 use super::json_text::ObjectTemplate;
 use super::limits::Limits;
 use super::result::{CountingSink, JsonLinesBuffer, QueryResult, ResultSink, RowArena, RowSpan};
-use super::state::{push_distinct_elements, AggState, GroupTable, KeyCombos};
+use super::state::{pane_start, push_distinct_elements, AggState, GroupTable, KeyCombos};
 use super::window::{close_windows, closes_any, emit_running, AggRuntime};
 use crate::diagnostic::Diagnostic;
 use crate::parser::ast::DataType;
@@ -1483,11 +1483,7 @@ fn update_states(
         // updated: a state's tables have left the cache since the last
         // batch, and a probe that waits for memory stalls the loop.
         if let (Some((next, next_state)), Some(ts)) = (states.get(j + 1), first_ts) {
-            let table = match plan.states[*next].pane_ms {
-                None => Some(&next_state.running),
-                Some(p) => next_state.panes.get(&(ts.div_euclid(p) * p)),
-            };
-            if let Some(table) = table {
+            if let Some(table) = next_state.table_at(plan.states[*next].pane_ms, ts) {
                 table.prefetch(PREFETCH_BYTES);
             }
         }
@@ -1543,7 +1539,7 @@ fn update_states(
                                 .as_ref()
                                 .is_none_or(|(s, _)| ts.wrapping_sub(*s) as u64 >= p as u64)
                             {
-                                let start = ts.div_euclid(p) * p;
+                                let start = pane_start(ts, p);
                                 current = Some((start, panes.entry(start).or_default()));
                             }
                             &mut *current.as_mut().expect("pane set").1
@@ -1954,7 +1950,7 @@ struct Decoded<'a> {
     /// lines for which it is TRUE: a column per root,
     /// `roots[root * runs + run]` ([`Decoded::root_column`]).
     roots: Vec<u64>,
-    /// Per root, how many accepted lines it is TRUE for (late ones
+    /// Per root, how many decoded lines it is TRUE for (late ones
     /// included): phase 2b's estimate of each state's work.
     root_hits: Vec<u32>,
     /// Phase 1's scratch: the same masks run by run, as they are evaluated.

@@ -348,13 +348,29 @@ pub struct AggState {
     pub dropped: u64,
 }
 
+/// The start of the pane, `pane_ms` long and aligned to the epoch, that
+/// holds event time `ts`.
+#[inline]
+pub fn pane_start(ts: i64, pane_ms: i64) -> i64 {
+    ts.div_euclid(pane_ms) * pane_ms
+}
+
 impl AggState {
     /// The table a record at `ts` updates.
     #[inline]
     pub fn table_for(&mut self, pane_ms: Option<i64>, ts: i64) -> &mut GroupTable {
         match pane_ms {
             None => &mut self.running,
-            Some(p) => self.panes.entry(ts.div_euclid(p) * p).or_default(),
+            Some(p) => self.panes.entry(pane_start(ts, p)).or_default(),
+        }
+    }
+
+    /// The table a record at `ts` would update, if it exists yet.
+    #[inline]
+    pub fn table_at(&self, pane_ms: Option<i64>, ts: i64) -> Option<&GroupTable> {
+        match pane_ms {
+            None => Some(&self.running),
+            Some(p) => self.panes.get(&pane_start(ts, p)),
         }
     }
 
