@@ -7,8 +7,12 @@
 //! baseline, which reads the data once per query, uses a smaller data set,
 //! and the shared run is repeated on that same small set so the ratio
 //! compares like with like. Before each run the data files are read once,
-//! so that it starts with them in the page cache. Every figure is the
-//! median of `--repeat` runs.
+//! so that it starts with them in the page cache. The runs go in
+//! `--repeat` rounds, each of which runs every configuration once: rates
+//! and memory are medians over the rounds, and the percentages and ratios
+//! are medians over the rounds of the ratio of two runs of the same round,
+//! made close in time, so that a slow spell of a noisy machine weighs on
+//! both sides of a ratio rather than on one.
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -29,8 +33,9 @@ pub struct BenchArgs {
     /// Largest query count run unshared.
     #[arg(long, default_value_t = 100)]
     pub unshared_max: usize,
-    /// Runs per configuration (the median is reported).
-    #[arg(long, default_value_t = 3)]
+    /// Rounds, each running every configuration once (medians are
+    /// reported).
+    #[arg(long, default_value_t = 5)]
     pub repeat: usize,
     /// Where generated data and queries go.
     #[arg(long, default_value = "target/bench-data")]
@@ -40,15 +45,13 @@ pub struct BenchArgs {
     pub seed: u64,
 }
 
-/// One measured configuration.
-#[derive(Clone, Debug)]
-pub struct Measurement {
-    /// Input records per second (median).
+/// One run of one configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct Sample {
+    /// Input records per second.
     pub records_per_sec: f64,
-    /// Peak resident memory in MiB (median).
+    /// Peak resident memory in MiB.
     pub peak_mb: f64,
-    /// Results written.
-    pub results: u64,
 }
 
 pub(crate) fn ensure_data(dir: &Path, records: u64, seed: u64) -> Result<PathBuf> {
@@ -108,52 +111,71 @@ pub fn warm_page_cache(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Runs `shoal run --stats` on a statement file and parses its stats line,
-/// with the page cache warmed with `data` (a directory of input files)
-/// before each run.
-pub fn measure(sql: &Path, data: &Path, unshared: bool, repeat: usize) -> Result<Measurement> {
-    let exe = std::env::current_exe()?;
-    let mut rates = Vec::new();
-    let mut mems = Vec::new();
-    let mut results = 0;
-    for _ in 0..repeat.max(1) {
-        warm_page_cache(data)?;
-        let mut cmd = Command::new(&exe);
-        cmd.arg("run")
-            .arg(sql)
-            .arg("--stats")
-            .arg("--out")
-            .arg("/dev/null");
-        if unshared {
-            cmd.arg("--unshared");
-        }
-        let out = cmd.output().context("starting shoal run")?;
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        if !out.status.success() {
-            bail!("shoal run failed on {}: {stderr}", sql.display());
-        }
-        let line = stderr
-            .lines()
-            .find(|l| l.starts_with("records "))
-            .context("no stats line")?;
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        let get = |k: &str| -> f64 {
-            fields
-                .iter()
-                .position(|f| *f == k)
-                .and_then(|i| fields.get(i + 1))
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0.0)
-        };
-        rates.push(get("records/s"));
-        mems.push(get("peak_rss_mb"));
-        results = get("results") as u64;
+/// Runs `shoal run --stats` once on a statement file and parses its stats
+/// line, with the page cache warmed with `data` (a directory of input
+/// files) first.
+pub fn run_once(sql: &Path, data: &Path, unshared: bool) -> Result<Sample> {
+    warm_page_cache(data)?;
+    let mut cmd = Command::new(std::env::current_exe()?);
+    cmd.arg("run")
+        .arg(sql)
+        .arg("--stats")
+        .arg("--out")
+        .arg("/dev/null");
+    if unshared {
+        cmd.arg("--unshared");
     }
-    Ok(Measurement {
-        records_per_sec: median(rates),
-        peak_mb: median(mems),
-        results,
+    let out = cmd.output().context("starting shoal run")?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        bail!("shoal run failed on {}: {stderr}", sql.display());
+    }
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("records "))
+        .context("no stats line")?;
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let get = |k: &str| -> f64 {
+        fields
+            .iter()
+            .position(|f| *f == k)
+            .and_then(|i| fields.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    };
+    Ok(Sample {
+        records_per_sec: get("records/s"),
+        peak_mb: get("peak_rss_mb"),
     })
+}
+
+/// The runs of one query count, one per round.
+#[derive(Default)]
+struct CountRuns {
+    /// Shared, on the main data set.
+    shared: Vec<Sample>,
+    /// Shared, on the small data set.
+    small: Vec<Sample>,
+    /// Unshared, on the small data set.
+    unshared: Vec<Sample>,
+}
+
+/// The median of `f` over `samples`, `None` when there are none.
+fn median_of(samples: &[Sample], f: impl Fn(&Sample) -> f64) -> Option<f64> {
+    (!samples.is_empty()).then(|| median(samples.iter().map(f).collect()))
+}
+
+/// The median over rounds of `num[r] / den[r]`: a ratio of two runs made
+/// in the same round, close in time, so that a slow spell of the machine
+/// weighs on both sides of it.
+fn paired_ratio(num: &[Sample], den: &[Sample]) -> Option<f64> {
+    let ratios: Vec<f64> = num
+        .iter()
+        .zip(den)
+        .filter(|(_, d)| d.records_per_sec > 0.0)
+        .map(|(n, d)| n.records_per_sec / d.records_per_sec)
+        .collect();
+    (!ratios.is_empty()).then(|| median(ratios))
 }
 
 /// Runs the benchmark and prints a table.
@@ -162,7 +184,7 @@ pub fn run_bench(args: &BenchArgs) -> Result<()> {
     let big = ensure_data(&args.dir, args.records, args.seed)?;
     let small = ensure_data(&args.dir, args.unshared_records, args.seed)?;
     println!(
-        "shoal bench: {} tweets shared, {} tweets for the unshared baseline, median of {} run(s)",
+        "shoal bench: {} tweets shared, {} tweets for the unshared baseline, median of {} round(s)",
         args.records, args.unshared_records, args.repeat
     );
     // The shared rate as a share of the first count's (N=1 by default):
@@ -179,51 +201,78 @@ pub fn run_bench(args: &BenchArgs) -> Result<()> {
         "peak MiB",
         "ratio"
     );
-    let mut base_rate = None;
-    for &n in &args.counts {
-        let q = query_file(&args.dir, &big, n, args.seed)?;
-        let shared = measure(&q, &big, false, args.repeat)?;
-        base_rate.get_or_insert(shared.records_per_sec);
-        let (small_rate, unshared_rate, unshared_mb) = if n <= args.unshared_max {
-            let qs = query_file(&args.dir, &small, n, args.seed)?;
-            let s = measure(&qs, &small, false, args.repeat)?;
-            let u = measure(&qs, &small, true, args.repeat)?;
-            (
-                Some(s.records_per_sec),
-                Some(u.records_per_sec),
-                Some(u.peak_mb),
-            )
-        } else {
-            (None, None, None)
-        };
-        let fmt = |v: Option<f64>| v.map(|r| format!("{r:.0}")).unwrap_or_else(|| "-".into());
-        let ratio = match (small_rate, unshared_rate) {
-            (Some(s), Some(u)) if u > 0.0 => format!("{:.1}x", s / u),
-            _ => "-".into(),
-        };
-        let mb = unshared_mb
+    // Rounds: each runs every configuration once, so that the runs a
+    // ratio compares are made close in time.
+    let mut runs: Vec<CountRuns> = args.counts.iter().map(|_| CountRuns::default()).collect();
+    for _ in 0..args.repeat.max(1) {
+        for (&n, r) in args.counts.iter().zip(&mut runs) {
+            let q = query_file(&args.dir, &big, n, args.seed)?;
+            r.shared.push(run_once(&q, &big, false)?);
+            if n <= args.unshared_max {
+                let qs = query_file(&args.dir, &small, n, args.seed)?;
+                r.small.push(run_once(&qs, &small, false)?);
+                r.unshared.push(run_once(&qs, &small, true)?);
+            }
+        }
+    }
+    let fmt = |v: Option<f64>| v.map(|r| format!("{r:.0}")).unwrap_or_else(|| "-".into());
+    let first = runs.first().map(|r| r.shared.clone()).unwrap_or_default();
+    for (&n, r) in args.counts.iter().zip(&runs) {
+        let rate = |s: &Sample| s.records_per_sec;
+        let mem = |s: &Sample| s.peak_mb;
+        let share = paired_ratio(&r.shared, &first)
+            .map(|x| format!("{:.1}%", 100.0 * x))
+            .unwrap_or_else(|| "-".into());
+        let ratio = paired_ratio(&r.small, &r.unshared)
+            .map(|x| format!("{x:.1}x"))
+            .unwrap_or_else(|| "-".into());
+        let mb = median_of(&r.unshared, mem)
             .map(|m| format!("{m:.1}"))
             .unwrap_or_else(|| "-".into());
-        let share = base_rate
-            .filter(|b| *b > 0.0)
-            .map(|b| format!("{:.1}%", 100.0 * shared.records_per_sec / b))
-            .unwrap_or_else(|| "-".into());
         println!(
-            "{:>6}  {:>14.0}  {:>9.1}  {:>9}  {:>16}  {:>16}  {:>9}  {:>8}",
+            "{:>6}  {:>14}  {:>9.1}  {:>9}  {:>16}  {:>16}  {:>9}  {:>8}",
             n,
-            shared.records_per_sec,
-            shared.peak_mb,
+            fmt(median_of(&r.shared, rate)),
+            median_of(&r.shared, mem).unwrap_or(0.0),
             share,
-            fmt(small_rate),
-            fmt(unshared_rate),
+            fmt(median_of(&r.small, rate)),
+            fmt(median_of(&r.unshared, rate)),
             mb,
             ratio
         );
     }
-    if let Some(b) = base_rate {
+    if let Some(b) = median_of(&first, |s| s.records_per_sec) {
         println!(
-            "(shared rate of the first N: {b:.0} records/s; ratio = shared/unshared on the small set)"
+            "(shared rate of the first N: {b:.0} records/s; the percentages and ratios are medians over rounds of one round's runs compared: shared/first N, shared/unshared on the small set)"
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn samples(rates: &[f64]) -> Vec<Sample> {
+        rates
+            .iter()
+            .map(|&r| Sample {
+                records_per_sec: r,
+                peak_mb: 1.0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ratios_pair_the_runs_of_a_round() {
+        // Rounds' ratios 1.0, 0.5 and 3.0: their median is 1.0, where the
+        // ratio of the medians (20 / 10) would be 2.0.
+        let num = samples(&[10.0, 20.0, 30.0]);
+        let den = samples(&[10.0, 40.0, 10.0]);
+        assert_eq!(paired_ratio(&num, &den), Some(1.0));
+        assert_eq!(median_of(&num, |s| s.records_per_sec), Some(20.0));
+        assert_eq!(paired_ratio(&num, &samples(&[])), None);
+        // A round whose denominator failed to report a rate is left out.
+        assert_eq!(paired_ratio(&num, &samples(&[0.0, 10.0, 10.0])), Some(3.0));
+    }
 }
