@@ -14,7 +14,9 @@ use super::intern::{same_value, Interner, KeyId, KeyInterner, ValueId, NO_ID};
 use super::json_text::ObjectTemplate;
 use super::limits::Limits;
 use super::result::{CountingSink, JsonLinesBuffer, QueryResult, ResultSink, RowArena, RowSpan};
-use super::state::{pane_start, push_distinct_elements, AggState, GroupTable, KeyCombos};
+use super::state::{
+    pane_start, pane_table, push_distinct_elements, AggState, GroupTable, KeyCombos,
+};
 use super::window::{close_windows, closes_any, emit_running, AggRuntime};
 use crate::diagnostic::Diagnostic;
 use crate::parser::ast::DataType;
@@ -1540,7 +1542,7 @@ fn update_states(
                                 .is_none_or(|(s, _)| ts.wrapping_sub(*s) as u64 >= p as u64)
                             {
                                 let start = pane_start(ts, p);
-                                current = Some((start, panes.entry(start).or_default()));
+                                current = Some((start, pane_table(panes, start)));
                             }
                             &mut *current.as_mut().expect("pane set").1
                         }

@@ -53,6 +53,19 @@ pub struct GroupTable {
 const PLACEHOLDER: Acc = Acc::Count(0);
 
 impl GroupTable {
+    /// An empty table with room for `groups` groups of `stride` places
+    /// before it grows.
+    pub fn with_capacity(groups: usize, stride: usize) -> GroupTable {
+        GroupTable {
+            index: GroupIndex::with_capacity(groups),
+            keys: Vec::with_capacity(groups),
+            lens: Vec::with_capacity(groups),
+            accs: Vec::with_capacity(groups * stride),
+            stride,
+            short: 0,
+        }
+    }
+
     /// The accumulators of the group whose key is `key`, created when absent.
     #[inline]
     pub fn group_mut(&mut self, key: KeyId, accs: &[AccInput]) -> &mut [Acc] {
@@ -355,13 +368,31 @@ pub fn pane_start(ts: i64, pane_ms: i64) -> i64 {
     ts.div_euclid(pane_ms) * pane_ms
 }
 
+/// The table of the pane that starts at `start`, created when absent with
+/// room for half again as many groups as the largest pane held: a pane of
+/// a stream usually holds about as many groups as the one before it (which
+/// may still be filling, as records arrive out of order), and a table grown
+/// from nothing copies its index and accumulators at every doubling.
+#[inline]
+pub fn pane_table(panes: &mut BTreeMap<i64, GroupTable>, start: i64) -> &mut GroupTable {
+    if !panes.contains_key(&start) {
+        let largest = panes.values().max_by_key(|t| t.len());
+        let table = match largest {
+            Some(t) => GroupTable::with_capacity(t.len() + t.len() / 2, t.stride),
+            None => GroupTable::default(),
+        };
+        panes.insert(start, table);
+    }
+    panes.get_mut(&start).expect("pane inserted")
+}
+
 impl AggState {
     /// The table a record at `ts` updates.
     #[inline]
     pub fn table_for(&mut self, pane_ms: Option<i64>, ts: i64) -> &mut GroupTable {
         match pane_ms {
             None => &mut self.running,
-            Some(p) => self.panes.entry(pane_start(ts, p)).or_default(),
+            Some(p) => pane_table(&mut self.panes, pane_start(ts, p)),
         }
     }
 
