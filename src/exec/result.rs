@@ -347,10 +347,12 @@ impl AggregateRef<'_> {
     }
 }
 
-/// The start of the last aggregate result line a sink wrote (its query and
-/// window, [`AggregateRef::write_head`]), copied into the next line of the
-/// same query and window instead of being written again: the rows of one
-/// window come one after another.
+/// The fixed text of the last aggregate result lines a sink wrote, kept
+/// for the next lines instead of being written again: the start of the
+/// last line (its query and window, [`AggregateRef::write_head`]), copied
+/// whole into the next line of the same query and window (the rows of one
+/// window come one after another), and the member names of the last
+/// query's group and values, escaped once for all its lines.
 #[derive(Debug, Default)]
 struct HeadText {
     /// The query of `text` (held, so that its address stays its own).
@@ -359,6 +361,16 @@ struct HeadText {
     window: Option<(i64, i64)>,
     /// The text.
     text: Vec<u8>,
+    /// The text between the values of a line of `body_of`'s query, after
+    /// its start: `,"group":{"k1":`, then `,"k2":` …, then
+    /// `},"values":{"v1":` …, then the closing `}}`, one piece before each
+    /// value and one after the last, end to end.
+    body: Vec<u8>,
+    /// Where each piece of `body` ends.
+    body_ends: Vec<usize>,
+    /// The query, and the addresses and lengths of the key names and
+    /// values that `body` was made for.
+    body_of: Option<(Arc<str>, [usize; 4])>,
 }
 
 impl HeadText {
@@ -366,7 +378,52 @@ impl HeadText {
     /// written anew, then the rest.
     fn write_line(&mut self, out: &mut Vec<u8>, r: &AggregateRef<'_>) {
         self.put(out, r);
-        r.write_body(out);
+        debug_assert_eq!(r.key.len(), r.key_names.len(), "one key value per name");
+        let made_for = [
+            r.key_names.as_ptr() as usize,
+            r.key_names.len(),
+            r.values.as_ptr() as usize,
+            r.values.len(),
+        ];
+        let same = self
+            .body_of
+            .as_ref()
+            .is_some_and(|(q, m)| Arc::ptr_eq(q, r.query) && *m == made_for);
+        if !same {
+            self.make_body(r);
+            self.body_of = Some((r.query.clone(), made_for));
+        }
+        let values = r.values.iter().map(|(_, i)| &r.aggs[*i]);
+        let mut from = 0;
+        for (end, v) in self.body_ends.iter().zip(r.key.iter().chain(values)) {
+            out.extend_from_slice(&self.body[from..*end]);
+            json_text::push_value(out, v);
+            from = *end;
+        }
+        out.extend_from_slice(&self.body[from..]);
+    }
+
+    /// Makes the pieces of `body` for `r`'s group names and value names.
+    fn make_body(&mut self, r: &AggregateRef<'_>) {
+        let (body, ends) = (&mut self.body, &mut self.body_ends);
+        body.clear();
+        ends.clear();
+        let mut members = |body: &mut Vec<u8>, names: &mut dyn Iterator<Item = &Arc<str>>| {
+            let mut any = false;
+            for (i, name) in names.enumerate() {
+                body.push(if i == 0 { b'{' } else { b',' });
+                json_text::push_str(body, name);
+                body.push(b':');
+                ends.push(body.len());
+                any = true;
+            }
+            body.extend_from_slice(if any { b"}" } else { b"{}" });
+        };
+        body.extend_from_slice(b",\"group\":");
+        members(body, &mut r.key_names.iter());
+        body.extend_from_slice(b",\"values\":");
+        members(body, &mut r.values.iter().map(|(name, _)| name));
+        body.push(b'}');
     }
 
     /// Appends the start of `r`'s line to `out`.
@@ -712,36 +769,73 @@ mod tests {
     use crate::value::Value;
 
     /// A line's start is copied from the last one only while the query and
-    /// the window stay the same: lines that alternate queries (two of them
-    /// with the same name) and windows come out as each result's own text,
-    /// through the sink and through a buffer it lends.
+    /// the window stay the same, and the member names of its group and
+    /// values only while the query and its lists of names do: lines that
+    /// alternate queries (two of them with the same name), windows and
+    /// lists of names (none, several, names that need escaping) come out as
+    /// each result's own text, through the sink and through a buffer it
+    /// lends.
     #[test]
-    fn aggregate_lines_reuse_their_start_only_for_the_same_query_and_window() {
+    fn aggregate_lines_reuse_their_fixed_text_only_for_the_same_query_window_and_names() {
         let (a, b, a_again): (Arc<str>, Arc<str>, Arc<str>) = ("a".into(), "b".into(), "a".into());
-        let names: Vec<Arc<str>> = vec!["k".into()];
-        let values: Vec<(Arc<str>, usize)> = vec![("n".into(), 0)];
-        let key = [Value::Str("x".into())];
-        let aggs = [Value::Int(1)];
+        struct Shape {
+            names: Vec<Arc<str>>,
+            values: Vec<(Arc<str>, usize)>,
+            key: Vec<OwnedValue>,
+        }
+        let shapes = [
+            Shape {
+                names: vec!["k".into()],
+                values: vec![("n".into(), 0)],
+                key: vec![Value::Str("x".into())],
+            },
+            Shape {
+                names: vec!["c\"ountry".into(), "lang".into()],
+                values: vec![("avg\\".into(), 1), ("n".into(), 0)],
+                key: vec![Value::Str("U\"S".into()), Value::Null],
+            },
+            Shape {
+                names: vec![],
+                values: vec![("n".into(), 0)],
+                key: vec![],
+            },
+            Shape {
+                names: vec!["k".into()],
+                values: vec![],
+                key: vec![Value::Int(7)],
+            },
+            Shape {
+                names: vec![],
+                values: vec![],
+                key: vec![],
+            },
+        ];
+        let aggs = [Value::Int(1), Value::Float(0.5)];
         let lines = [
-            (&a, Some((0, 10))),
-            (&a, Some((0, 10))),
-            (&b, Some((0, 10))),
-            (&a_again, Some((0, 10))),
-            (&a_again, Some((10, 20))),
-            (&a_again, None),
-            (&a, None),
+            (&a, Some((0, 10)), 0),
+            (&a, Some((0, 10)), 0),
+            (&b, Some((0, 10)), 1),
+            (&b, Some((0, 10)), 1),
+            (&a_again, Some((0, 10)), 0),
+            (&a_again, Some((10, 20)), 2),
+            (&a_again, None, 2),
+            (&a, None, 3),
+            (&a, None, 4),
+            (&b, None, 4),
+            (&b, None, 1),
         ];
         let mut sink = JsonLinesSink::new(Vec::new());
         let mut buffered = JsonLinesSink::new(Vec::new());
         let mut buffer = buffered.buffer().expect("a JSON sink has buffers");
         let mut expected = String::new();
-        for (query, window) in lines {
+        for (query, window, shape) in lines {
+            let shape = &shapes[shape];
             let r = AggregateRef {
                 query,
                 window,
-                key_names: &names,
-                key: &key,
-                values: &values,
+                key_names: &shape.names,
+                key: &shape.key,
+                values: &shape.values,
                 aggs: &aggs,
             };
             sink.emit_aggregate(&r);
