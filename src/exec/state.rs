@@ -369,16 +369,20 @@ pub fn pane_start(ts: i64, pane_ms: i64) -> i64 {
 }
 
 /// The table of the pane that starts at `start`, created when absent with
-/// room for half again as many groups as the largest pane held: a pane of
-/// a stream usually holds about as many groups as the one before it (which
-/// may still be filling, as records arrive out of order), and a table grown
-/// from nothing copies its index and accumulators at every doubling.
+/// room for half again as many groups as the pane before it holds: a pane
+/// of a stream usually holds about as many groups as the one before it
+/// (which may still be filling, as records arrive out of order), and a
+/// table grown from nothing copies its index and accumulators at every
+/// doubling. Sizing from the pane just before, not from the largest held,
+/// keeps a burst from reserving its size in every pane after it: only the
+/// next pane is made too large, as growth by doubling could make it.
 #[inline]
 pub fn pane_table(panes: &mut BTreeMap<i64, GroupTable>, start: i64) -> &mut GroupTable {
     if !panes.contains_key(&start) {
-        let largest = panes.values().max_by_key(|t| t.len());
-        let table = match largest {
-            Some(t) => GroupTable::with_capacity(t.len() + t.len() / 2, t.stride),
+        let table = match panes.range(..start).next_back() {
+            Some((_, before)) => {
+                GroupTable::with_capacity(before.len() + before.len() / 2, before.stride)
+            }
             None => GroupTable::default(),
         };
         panes.insert(start, table);
@@ -600,6 +604,35 @@ mod tests {
                 prop_assert_eq!(index.find(k), reference.get(&k).copied());
             }
         }
+    }
+
+    /// A new pane is sized from the pane just before it, so that a burst
+    /// of groups in one pane does not reserve its size in every later one.
+    #[test]
+    fn a_new_pane_is_sized_from_the_pane_before_it() {
+        use crate::parser::ast::AggFunc;
+        let accs = [AccInput {
+            spec: crate::planner::AggSpec {
+                func: AggFunc::Count,
+                arg: None,
+                distinct: false,
+            },
+            slot: None,
+        }];
+        let mut panes: BTreeMap<i64, GroupTable> = BTreeMap::new();
+        for key in 0..1000 {
+            pane_table(&mut panes, 0).group_mut(key, &accs);
+        }
+        for key in 0..10 {
+            pane_table(&mut panes, 10).group_mut(key, &accs);
+        }
+        let next = pane_table(&mut panes, 20);
+        assert!(next.is_empty());
+        assert!(
+            next.accs.capacity() >= 15,
+            "room for half again the groups before"
+        );
+        assert!(next.accs.capacity() < 100, "not the burst's size");
     }
 
     #[test]
