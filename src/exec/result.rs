@@ -1,6 +1,6 @@
 //! Query results, how they are written as JSON, and where they go.
 
-use super::json_text;
+use super::json_text::{self, ObjectTemplate};
 use crate::value::{OwnedValue, Value};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::value::RawValue;
@@ -361,13 +361,9 @@ struct HeadText {
     window: Option<(i64, i64)>,
     /// The text.
     text: Vec<u8>,
-    /// The text between the values of a line of `body_of`'s query, after
-    /// its start: `,"group":{"k1":`, then `,"k2":` …, then
-    /// `},"values":{"v1":` …, then the closing `}}`, one piece before each
-    /// value and one after the last, end to end.
-    body: Vec<u8>,
-    /// Where each piece of `body` ends.
-    body_ends: Vec<usize>,
+    /// The group object and the values object of `body_of`'s lines, their
+    /// member names escaped once.
+    body: Option<(ObjectTemplate, ObjectTemplate)>,
     /// The query, and the addresses and lengths of the key names and
     /// values that `body` was made for.
     body_of: Option<(Arc<str>, [usize; 4])>,
@@ -389,41 +385,21 @@ impl HeadText {
             .body_of
             .as_ref()
             .is_some_and(|(q, m)| Arc::ptr_eq(q, r.query) && *m == made_for);
-        if !same {
-            self.make_body(r);
-            self.body_of = Some((r.query.clone(), made_for));
-        }
-        let values = r.values.iter().map(|(_, i)| &r.aggs[*i]);
-        let mut from = 0;
-        for (end, v) in self.body_ends.iter().zip(r.key.iter().chain(values)) {
-            out.extend_from_slice(&self.body[from..*end]);
-            json_text::push_value(out, v);
-            from = *end;
-        }
-        out.extend_from_slice(&self.body[from..]);
-    }
-
-    /// Makes the pieces of `body` for `r`'s group names and value names.
-    fn make_body(&mut self, r: &AggregateRef<'_>) {
-        let (body, ends) = (&mut self.body, &mut self.body_ends);
-        body.clear();
-        ends.clear();
-        let mut members = |body: &mut Vec<u8>, names: &mut dyn Iterator<Item = &Arc<str>>| {
-            let mut any = false;
-            for (i, name) in names.enumerate() {
-                body.push(if i == 0 { b'{' } else { b',' });
-                json_text::push_str(body, name);
-                body.push(b':');
-                ends.push(body.len());
-                any = true;
+        let (group, values) = match &mut self.body {
+            Some(body) if same => body,
+            body => {
+                self.body_of = Some((r.query.clone(), made_for));
+                body.insert((
+                    ObjectTemplate::new(r.key_names.iter()),
+                    ObjectTemplate::new(r.values.iter().map(|(name, _)| name)),
+                ))
             }
-            body.extend_from_slice(if any { b"}" } else { b"{}" });
         };
-        body.extend_from_slice(b",\"group\":");
-        members(body, &mut r.key_names.iter());
-        body.extend_from_slice(b",\"values\":");
-        members(body, &mut r.values.iter().map(|(name, _)| name));
-        body.push(b'}');
+        out.extend_from_slice(b",\"group\":");
+        group.write(out, r.key);
+        out.extend_from_slice(b",\"values\":");
+        values.write(out, r.values.iter().map(|(_, i)| &r.aggs[*i]));
+        out.push(b'}');
     }
 
     /// Appends the start of `r`'s line to `out`.
