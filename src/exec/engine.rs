@@ -730,7 +730,11 @@ impl StreamRuntime {
         // are no panes to drop either.
         let mut queries: Vec<&mut AggRuntime> = windowed
             .into_iter()
-            .filter(|q| q.agg().window.is_some_and(|w| closes_any(q, w, watermark)))
+            .filter(|q| {
+                q.agg()
+                    .window
+                    .is_some_and(|w| closes_any(q.next_start, w, watermark))
+            })
             .collect();
         if running {
             queries.extend(totals);

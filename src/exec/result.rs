@@ -361,12 +361,19 @@ struct HeadText {
     window: Option<(i64, i64)>,
     /// The text.
     text: Vec<u8>,
-    /// The group object and the values object of `body_of`'s lines, their
-    /// member names escaped once.
-    body: Option<(ObjectTemplate, ObjectTemplate)>,
-    /// The query, and the addresses and lengths of the key names and
-    /// values that `body` was made for.
-    body_of: Option<(Arc<str>, [usize; 4])>,
+    /// The rest of the last query's lines, its member names escaped once.
+    body: Option<LineBody>,
+}
+
+/// The group object and the values object of one query's aggregate lines,
+/// as [`ObjectTemplate`]s, with what they were made for: the query, and
+/// the addresses and lengths of its key names and values.
+#[derive(Debug)]
+struct LineBody {
+    query: Arc<str>,
+    made_for: [usize; 4],
+    group: ObjectTemplate,
+    values: ObjectTemplate,
 }
 
 impl HeadText {
@@ -382,19 +389,18 @@ impl HeadText {
             r.values.len(),
         ];
         let same = self
-            .body_of
+            .body
             .as_ref()
-            .is_some_and(|(q, m)| Arc::ptr_eq(q, r.query) && *m == made_for);
-        let (group, values) = match &mut self.body {
-            Some(body) if same => body,
-            body => {
-                self.body_of = Some((r.query.clone(), made_for));
-                body.insert((
-                    ObjectTemplate::new(r.key_names.iter()),
-                    ObjectTemplate::new(r.values.iter().map(|(name, _)| name)),
-                ))
-            }
-        };
+            .is_some_and(|b| Arc::ptr_eq(&b.query, r.query) && b.made_for == made_for);
+        if !same {
+            self.body = Some(LineBody {
+                query: r.query.clone(),
+                made_for,
+                group: ObjectTemplate::new(r.key_names.iter()),
+                values: ObjectTemplate::new(r.values.iter().map(|(name, _)| name)),
+            });
+        }
+        let LineBody { group, values, .. } = self.body.as_ref().expect("body made");
         out.extend_from_slice(b",\"group\":");
         group.write(out, r.key);
         out.extend_from_slice(b",\"values\":");

@@ -412,7 +412,7 @@ impl AggState {
     /// Merges another partial of the same state into this one.
     pub fn merge(&mut self, other: &AggState) {
         for (start, t) in &other.panes {
-            self.panes.entry(*start).or_default().merge_table(t);
+            pane_table(&mut self.panes, *start).merge_table(t);
         }
         self.running.merge_table(&other.running);
     }

@@ -45,17 +45,13 @@ fn floor_to(x: i128, step: i128) -> i128 {
     x.div_euclid(step) * step
 }
 
-/// Whether [`close_windows`] at `watermark` has anything to do for `q`:
-/// when false it would do nothing. A window to emit starts at or after the
-/// earliest open one and ends by the watermark, so closing it moves the
-/// earliest open window: closing does something exactly when it moves.
-pub fn closes_any(q: &AggRuntime, w: Window, watermark: i64) -> bool {
-    window_work(q.next_start, w, watermark)
-}
-
-/// [`closes_any`] for a query whose earliest open window starts at
-/// `next_start`.
-fn window_work(next_start: i64, w: Window, watermark: i64) -> bool {
+/// Whether [`close_windows`] at `watermark` has anything to do for a query
+/// whose earliest open window starts at `next_start` (its
+/// [`AggRuntime::next_start`]): when false it would do nothing. A window
+/// to emit starts at or after the earliest open one and ends by the
+/// watermark, so closing it moves the earliest open window: closing does
+/// something exactly when it moves.
+pub fn closes_any(next_start: i64, w: Window, watermark: i64) -> bool {
     next_open_start(w, watermark) > next_start as i128
 }
 
@@ -490,13 +486,13 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
-        /// `window_work` is true exactly when some window start (a multiple
+        /// `closes_any` is true exactly when some window start (a multiple
         /// of the slide) at or after both the earliest open window and the
         /// first reported one ends by the watermark, or when closing moves
         /// the earliest open window, found by walking every window start
         /// near the watermark.
         #[test]
-        fn window_work_is_true_exactly_when_closing_does_something(
+        fn closes_any_is_true_exactly_when_closing_does_something(
             slide in 1i64..60,
             extra in 0i64..120,
             next in -100i64..100,
@@ -511,7 +507,7 @@ mod tests {
             // a window that ends after the watermark.
             let open = starts().find(|s| s + w.size_ms > wm).expect("in range");
             let moves = open > next;
-            prop_assert_eq!(window_work(next, w, wm), emits || moves);
+            prop_assert_eq!(closes_any(next, w, wm), emits || moves);
         }
     }
 }
